@@ -1,0 +1,33 @@
+# Makefile for the allocation extension (PGXS).
+#
+#   make && make install     build and install into the server named by pg_config
+#   make installcheck        regress, isolation and TAP suites against a running server
+#   make demo / make test    the README's two commands (throwaway cluster, as root)
+
+EXTENSION = allocation
+MODULE_big = allocation
+OBJS = \
+	src/allocation.o \
+	src/allocate.o \
+	src/batches.o \
+	src/events.o \
+	src/plans.o \
+	src/read.o
+DATA = allocation--1.0.sql $(wildcard allocation--*--*.sql)
+PGFILEDESC = "allocation - stock allocation inside PostgreSQL"
+
+REGRESS = setup batches product handlers views api unit_of_work errors no_leaks
+REGRESS_OPTS = --inputdir=.
+ISOLATION = rc_same_sku rr_same_sku two_skus notify_after_commit
+ISOLATION_OPTS = --load-extension=allocation
+
+PG_CONFIG ?= pg_config
+PG_CPPFLAGS += -isystem $(shell $(PG_CONFIG) --includedir-server)
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+.PHONY: demo test
+demo:
+	bash scripts/demo
+test:
+	bash scripts/test

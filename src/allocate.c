@@ -1,0 +1,192 @@
+/*-------------------------------------------------------------------------
+ *
+ * src/allocate.c
+ *		allocate and deallocate: the product lock, the batch choice and
+ *		idempotent re-allocation of an order line.
+ *
+ * The product (sku) is the aggregate.  Every change to a product's lines or
+ * batches happens under its row lock (FOR NO KEY UPDATE on
+ * allocation.products), taken before anything the decision depends on is
+ * read.  Under READ COMMITTED every later statement takes a fresh snapshot,
+ * so it sees what the previous lock holder committed; under REPEATABLE READ
+ * the lock of a row changed since the snapshot raises 40001.
+ *
+ * Licence: PostgreSQL Licence.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "common/int.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+
+#include "allocation.h"
+
+/*
+ * AlLockProduct: lock a product for the rest of the transaction and return
+ * its version_number.
+ *
+ * Raises AL001 ("Invalid sku <sku>") when the product does not exist.
+ * Honours lock_timeout (55P03) and, under REPEATABLE READ or SERIALIZABLE,
+ * raises 40001 when another transaction changed the product since our
+ * snapshot.
+ */
+int64
+AlLockProduct(text *sku)
+{
+	Datum		args[1] = {PointerGetDatum(sku)};
+	bool		isnull;
+
+	if (AlExecute(AL_STMT_LOCK_PRODUCT, args, NULL, 1) == 0)
+		ereport(ERROR,
+				errcode(ERRCODE_AL_INVALID_SKU),
+				errmsg("Invalid sku %s", text_to_cstring(sku)));
+	return DatumGetInt64(AlValue(0, 1, &isnull));
+}
+
+/*
+ * AlBumpVersion: record one more change of a locked product whose version
+ * was read as version.
+ */
+void
+AlBumpVersion(text *sku, int64 version)
+{
+	Datum		args[2];
+
+	if (pg_add_s64_overflow(version, 1, &version))
+		ereport(ERROR,
+				errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				errmsg("version_number of sku %s is out of range",
+					   text_to_cstring(sku)));
+	args[0] = PointerGetDatum(sku);
+	args[1] = Int64GetDatum(version);
+	AlExecute(AL_STMT_SET_VERSION, args, NULL, 0);
+}
+
+/*
+ * AlPlaceLine: allocate a new order line of a locked product to the best
+ * batch that can take it, and record Allocated; or record OutOfStock.
+ *
+ * Returns a palloc'd copy of the chosen batch reference, or NULL.  The caller
+ * holds the product lock and knows the line is not allocated.
+ */
+text *
+AlPlaceLine(text *orderid, text *sku, int32 qty)
+{
+	Datum		args[4];
+	bool		isnull;
+	text	   *batchref;
+
+	args[0] = PointerGetDatum(sku);
+	args[1] = Int32GetDatum(qty);
+	if (AlExecute(AL_STMT_PLACE_ON_BEST_BATCH, args, NULL, 0) == 0)
+	{
+		AlRecordOutOfStock(sku);
+		return NULL;
+	}
+	/* A copy, so that callers placing many lines can free it and the result. */
+	batchref = DatumGetTextPCopy(AlValue(0, 1, &isnull));
+	SPI_freetuptable(SPI_tuptable);
+
+	args[0] = PointerGetDatum(orderid);
+	args[1] = PointerGetDatum(sku);
+	args[2] = Int32GetDatum(qty);
+	args[3] = PointerGetDatum(batchref);
+	AlExecute(AL_STMT_INSERT_LINE, args, NULL, 0);
+
+	AlRecordAllocated(orderid, sku, qty, batchref);
+	return batchref;
+}
+
+/*
+ * allocation.allocate(orderid text, sku text, qty integer) RETURNS text
+ *
+ * Allocates the line (orderid, sku) to the best batch and returns its
+ * reference, or NULL when no batch can take it.  Allocating a line again
+ * with the same qty returns the batch it holds and changes nothing; with
+ * another qty it raises AL003.  Locks the product.
+ */
+PG_FUNCTION_INFO_V1(allocation_allocate);
+Datum
+allocation_allocate(PG_FUNCTION_ARGS)
+{
+	text	   *orderid = AlIdentifierArg(fcinfo, 0, "orderid");
+	text	   *sku = AlIdentifierArg(fcinfo, 1, "sku");
+	int32		qty = AlQuantityArg(fcinfo, 2, "qty", 1);
+	Datum		args[2] = {PointerGetDatum(orderid), PointerGetDatum(sku)};
+	int64		version;
+	bool		isnull;
+	text	   *batchref;
+
+	AlConnect();
+	version = AlLockProduct(sku);
+
+	/* Looked up only under the lock, so a concurrent twin cannot slip in. */
+	if (AlExecute(AL_STMT_FIND_LINE, args, NULL, 1) > 0)
+	{
+		int32		held_qty = DatumGetInt32(AlValue(0, 2, &isnull));
+
+		if (held_qty != qty)
+			ereport(ERROR,
+					errcode(ERRCODE_AL_QTY_MISMATCH),
+					errmsg("order line %s/%s is already allocated with qty %d",
+						   text_to_cstring(orderid), text_to_cstring(sku), held_qty),
+					errhint("Deallocate the line before allocating it with qty %d.", qty));
+		batchref = DatumGetTextPP(AlValue(0, 1, &isnull));
+	}
+	else
+	{
+		batchref = AlPlaceLine(orderid, sku, qty);
+		if (batchref != NULL)
+			AlBumpVersion(sku, version);
+	}
+
+	if (batchref != NULL)
+		batchref = (text *) DatumGetPointer(SPI_datumTransfer(PointerGetDatum(batchref), false, -1));
+	AlFinish();
+
+	if (batchref == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(batchref);
+}
+
+/*
+ * allocation.deallocate(orderid text, sku text) RETURNS text
+ *
+ * Frees the line (orderid, sku) and returns the batch it held, recording
+ * Deallocated; returns NULL when the line is not allocated.  Raises AL001
+ * for an unknown sku.  Locks the product.
+ */
+PG_FUNCTION_INFO_V1(allocation_deallocate);
+Datum
+allocation_deallocate(PG_FUNCTION_ARGS)
+{
+	text	   *orderid = AlIdentifierArg(fcinfo, 0, "orderid");
+	text	   *sku = AlIdentifierArg(fcinfo, 1, "sku");
+	Datum		args[2] = {PointerGetDatum(orderid), PointerGetDatum(sku)};
+	int64		version;
+	bool		isnull;
+	text	   *batchref = NULL;
+
+	AlConnect();
+	version = AlLockProduct(sku);
+
+	if (AlExecute(AL_STMT_DELETE_LINE, args, NULL, 0) > 0)
+	{
+		int32		qty = DatumGetInt32(AlValue(0, 2, &isnull));
+
+		batchref = DatumGetTextPP(AlValue(0, 1, &isnull));
+		args[0] = PointerGetDatum(batchref);
+		args[1] = Int32GetDatum(qty);
+		AlExecute(AL_STMT_RELEASE_FROM_BATCH, args, NULL, 0);
+		AlRecordDeallocated(orderid, sku, qty);
+		AlBumpVersion(sku, version);
+		batchref = (text *) DatumGetPointer(SPI_datumTransfer(PointerGetDatum(batchref), false, -1));
+	}
+	AlFinish();
+
+	if (batchref == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(batchref);
+}

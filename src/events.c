@@ -1,0 +1,133 @@
+/*-------------------------------------------------------------------------
+ *
+ * src/events.c
+ *		The outbox: appending domain events to allocation.events and
+ *		queueing their NOTIFY, which PostgreSQL delivers only at commit.
+ *
+ * Payloads are built here in C rather than with SQL json functions, so no
+ * function a caller could shadow is ever looked up.  The NOTIFY payload is
+ * the jsonb's own text, identical to payload::text in the outbox.
+ *
+ * Licence: PostgreSQL Licence.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "commands/async.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/json.h"
+#include "utils/memutils.h"
+
+#include "allocation.h"
+
+/*
+ * Scratch memory for building one event, reset after each so that moving
+ * many lines in one call does not pile up payloads.
+ */
+static MemoryContext event_context = NULL;
+
+/*
+ * begin_event: switch to scratch memory and open the JSON object.
+ * Returns the context to switch back to.
+ */
+static MemoryContext
+begin_event(StringInfo payload)
+{
+	MemoryContext old;
+
+	if (event_context == NULL)
+		event_context = AllocSetContextCreate(TopMemoryContext,
+											  "allocation events",
+											  ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(event_context);	/* in case an error cut the last one short */
+	old = MemoryContextSwitchTo(event_context);
+	initStringInfo(payload);
+	appendStringInfoChar(payload, '{');
+	return old;
+}
+
+/*
+ * add_text_field: append "key": "value" with JSON escaping.
+ */
+static void
+add_text_field(StringInfo payload, const char *key, text *value)
+{
+	if (payload->len > 1)
+		appendStringInfoString(payload, ", ");
+	escape_json(payload, key);
+	appendStringInfoString(payload, ": ");
+	escape_json(payload, text_to_cstring(value));
+}
+
+/*
+ * finish_event: close the payload, append the event to the outbox and,
+ * when channel is given, queue a NOTIFY of the payload on it.  Then leave
+ * scratch memory for old.
+ */
+static void
+finish_event(MemoryContext old, const char *event, StringInfo payload,
+			 const char *channel)
+{
+	Datum		args[2];
+
+	appendStringInfoChar(payload, '}');
+	args[0] = CStringGetTextDatum(event);
+	args[1] = DirectFunctionCall1(jsonb_in, CStringGetDatum(payload->data));
+	AlExecute(AL_STMT_INSERT_EVENT, args, NULL, 0);
+	MemoryContextSwitchTo(event_context);	/* SPI returns to its own */
+
+	/* Async_Notify copies the payload; it leaves at commit, or never. */
+	if (channel != NULL)
+		Async_Notify(channel, DatumGetCString(DirectFunctionCall1(jsonb_out, args[1])));
+
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(event_context);
+}
+
+/*
+ * AlRecordAllocated: Allocated {"orderid", "sku", "qty", "batchref"},
+ * notified on line_allocated.
+ */
+void
+AlRecordAllocated(text *orderid, text *sku, int32 qty, text *batchref)
+{
+	StringInfoData payload;
+	MemoryContext old = begin_event(&payload);
+
+	add_text_field(&payload, "orderid", orderid);
+	add_text_field(&payload, "sku", sku);
+	appendStringInfo(&payload, ", \"qty\": %d", qty);
+	add_text_field(&payload, "batchref", batchref);
+	finish_event(old, "Allocated", &payload, "line_allocated");
+}
+
+/*
+ * AlRecordDeallocated: Deallocated {"orderid", "sku", "qty"}, not notified.
+ */
+void
+AlRecordDeallocated(text *orderid, text *sku, int32 qty)
+{
+	StringInfoData payload;
+	MemoryContext old = begin_event(&payload);
+
+	add_text_field(&payload, "orderid", orderid);
+	add_text_field(&payload, "sku", sku);
+	appendStringInfo(&payload, ", \"qty\": %d", qty);
+	finish_event(old, "Deallocated", &payload, NULL);
+}
+
+/*
+ * AlRecordOutOfStock: OutOfStock {"sku"}, notified on out_of_stock.
+ */
+void
+AlRecordOutOfStock(text *sku)
+{
+	StringInfoData payload;
+	MemoryContext old = begin_event(&payload);
+
+	add_text_field(&payload, "sku", sku);
+	finish_event(old, "OutOfStock", &payload, "out_of_stock");
+}
