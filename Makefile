@@ -16,7 +16,7 @@ OBJS = \
 DATA = allocation--1.0.sql $(wildcard allocation--*--*.sql)
 PGFILEDESC = "allocation - stock allocation inside PostgreSQL"
 
-REGRESS = setup batches product handlers views api unit_of_work errors no_leaks
+REGRESS = setup batches product handlers views api unit_of_work errors hostile security shadowing no_leaks
 REGRESS_OPTS = --inputdir=.
 ISOLATION = rc_same_sku rr_same_sku two_skus notify_after_commit
 ISOLATION_OPTS = --load-extension=allocation

@@ -167,19 +167,3 @@ SELECT (SELECT jsonb_agg(b ORDER BY reference) FROM allocation.batch_stock b) = 
        (SELECT count(*) FROM allocation.events) = events AS events_unchanged
 FROM before;
 ROLLBACK;
-
--- quantities at the type's limit: no sum can pass 2^31-1
-BEGIN;
-SELECT allocation.add_batch('huge', 'BOLT', 2147483647, NULL);
-SELECT allocation.allocate('o1', 'BOLT', 2147483646);
-SELECT allocation.allocate('o2', 'BOLT', 2) IS NULL AS out_of_stock;
-SELECT allocation.allocate('o3', 'BOLT', 1);
-SELECT allocation.add_batch('huge2', 'BOLT', 2147483647, NULL);
-SELECT allocation.allocate('o4', 'BOLT', 2147483647);
-SELECT reference, purchased_quantity, allocated_quantity, available_quantity
-FROM allocation.batch_stock ORDER BY reference;
-SELECT allocation.change_batch_quantity('huge', 0);
-SELECT reference, purchased_quantity, allocated_quantity, available_quantity
-FROM allocation.batch_stock ORDER BY reference;
-SELECT * FROM allocation.allocations_view ORDER BY orderid;
-ROLLBACK;
