@@ -11,14 +11,15 @@ OBJS = \
 	src/allocate.o \
 	src/batches.o \
 	src/events.o \
+	src/orders.o \
 	src/plans.o \
 	src/read.o
-DATA = allocation--1.0.sql $(wildcard allocation--*--*.sql)
+DATA = $(wildcard allocation--*.sql)
 PGFILEDESC = "allocation - stock allocation inside PostgreSQL"
 
-REGRESS = setup batches product handlers views api unit_of_work errors hostile security shadowing no_leaks
+REGRESS = setup batches product handlers views api unit_of_work orders check errors hostile security shadowing upgrade no_leaks
 REGRESS_OPTS = --inputdir=.
-ISOLATION = rc_same_sku rr_same_sku two_skus notify_after_commit
+ISOLATION = rc_same_sku rr_same_sku two_skus notify_after_commit order_lock_order
 ISOLATION_OPTS = --load-extension=allocation
 
 PG_CONFIG ?= pg_config

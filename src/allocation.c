@@ -15,6 +15,8 @@
 #include "executor/spi.h"
 #include "mb/pg_wchar.h"
 #include "parser/scansup.h"
+#include "utils/array.h"
+#include "utils/lsyscache.h"
 
 #include "allocation.h"
 
@@ -38,59 +40,103 @@ is_blank(text *value)
 }
 
 /*
- * AlIdentifierArg: argument argno as a sku, batch reference or order id.
- *
- * Raises 22004 for NULL and 22023 for a blank identifier or one longer than
- * AL_MAX_IDENTIFIER_CHARS characters.
+ * AlCheckIdentifier: a sku, batch reference or order id is neither blank nor
+ * longer than AL_MAX_IDENTIFIER_CHARS characters; else 22023 naming it.
  */
-text *
-AlIdentifierArg(FunctionCallInfo fcinfo, int argno, const char *argname)
+void
+AlCheckIdentifier(text *value, const char *name)
 {
-	text	   *value;
 	int			chars;
 
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				errmsg("%s must not be null", argname));
-
-	value = PG_GETARG_TEXT_PP(argno);
 	if (is_blank(value))
 		ereport(ERROR,
 				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				errmsg("%s must not be empty or blank", argname));
+				errmsg("%s must not be empty or blank", name));
 
 	chars = pg_mbstrlen_with_len(VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value));
 	if (chars > AL_MAX_IDENTIFIER_CHARS)
 		ereport(ERROR,
 				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				errmsg("%s is too long", argname),
+				errmsg("%s is too long", name),
 				errdetail("It has %d characters; at most %d are allowed.",
 						  chars, AL_MAX_IDENTIFIER_CHARS));
+}
+
+/*
+ * AlCheckQuantity: a quantity is at least minimum; else 22023 naming it.
+ */
+void
+AlCheckQuantity(int32 value, const char *name, int32 minimum)
+{
+	if (value < minimum)
+		ereport(ERROR,
+				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				errmsg("%s must be at least %d, not %d", name, minimum, value));
+}
+
+/*
+ * check_not_null: argument argno is not NULL; else 22004 naming it.
+ */
+static void
+check_not_null(FunctionCallInfo fcinfo, int argno, const char *argname)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				errmsg("%s must not be null", argname));
+}
+
+/*
+ * AlIdentifierArg: argument argno as a sku, batch reference or order id
+ * (22004 for NULL, else AlCheckIdentifier).
+ */
+text *
+AlIdentifierArg(FunctionCallInfo fcinfo, int argno, const char *argname)
+{
+	text	   *value;
+
+	check_not_null(fcinfo, argno, argname);
+	value = PG_GETARG_TEXT_PP(argno);
+	AlCheckIdentifier(value, argname);
 	return value;
 }
 
 /*
- * AlQuantityArg: argument argno as a quantity of at least minimum.
- *
- * Raises 22004 for NULL and 22023 below the minimum.
+ * AlQuantityArg: argument argno as a quantity of at least minimum (22004
+ * for NULL, else AlCheckQuantity).
  */
 int32
 AlQuantityArg(FunctionCallInfo fcinfo, int argno, const char *argname, int32 minimum)
 {
 	int32		value;
 
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				errmsg("%s must not be null", argname));
-
+	check_not_null(fcinfo, argno, argname);
 	value = PG_GETARG_INT32(argno);
-	if (value < minimum)
+	AlCheckQuantity(value, argname, minimum);
+	return value;
+}
+
+/*
+ * AlArrayArg: argument argno as a one-dimensional array of element type
+ * elemtype, deconstructed (22004 for NULL, 22023 for more dimensions).
+ */
+void
+AlArrayArg(FunctionCallInfo fcinfo, int argno, const char *argname, Oid elemtype,
+		   Datum **elems, bool **nulls, int *nelems)
+{
+	ArrayType  *array;
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+
+	check_not_null(fcinfo, argno, argname);
+	array = PG_GETARG_ARRAYTYPE_P(argno);
+	if (ARR_NDIM(array) > 1)
 		ereport(ERROR,
 				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				errmsg("%s must be at least %d, not %d", argname, minimum, value));
-	return value;
+				errmsg("%s must be a one-dimensional array", argname));
+	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+	deconstruct_array(array, elemtype, typlen, typbyval, typalign, elems, nulls, nelems);
 }
 
 /*

@@ -27,9 +27,13 @@
 #define AL_MAX_IDENTIFIER_CHARS 255
 
 /* allocation.c */
+extern void AlCheckIdentifier(text *value, const char *name);
+extern void AlCheckQuantity(int32 value, const char *name, int32 minimum);
 extern text *AlIdentifierArg(FunctionCallInfo fcinfo, int argno, const char *argname);
 extern int32 AlQuantityArg(FunctionCallInfo fcinfo, int argno, const char *argname,
 						   int32 minimum);
+extern void AlArrayArg(FunctionCallInfo fcinfo, int argno, const char *argname,
+					   Oid elemtype, Datum **elems, bool **nulls, int *nelems);
 extern void AlConnect(void);
 extern void AlFinish(void);
 
@@ -51,6 +55,8 @@ typedef enum AlStatementId
 	AL_STMT_TAKE_LATEST_LINE,
 	AL_STMT_INSERT_EVENT,
 	AL_STMT_ORDER_ALLOCATIONS,
+	AL_STMT_SHORT_LINES,
+	AL_STMT_CHECK,
 	AL_STMT_COUNT
 } AlStatementId;
 
@@ -61,6 +67,9 @@ extern Datum AlValue(uint64 row, int column, bool *isnull);
 extern int64 AlLockProduct(text *sku);
 extern void AlBumpVersion(text *sku, int64 version);
 extern text *AlPlaceLine(text *orderid, text *sku, int32 qty);
+
+/* read.c */
+extern void AlMaterialize(FunctionCallInfo fcinfo, AlStatementId id, Datum *args);
 
 /* events.c */
 extern void AlRecordAllocated(text *orderid, text *sku, int32 qty, text *batchref);

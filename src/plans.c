@@ -172,6 +172,109 @@ static const AlStatement statements[AL_STMT_COUNT] = {
 		"ORDER BY sku",
 		1, {TEXTOID}, SPI_OK_SELECT, true
 	},
+	/*
+	 * The new lines of an order that no batch of their sku can take, in the
+	 * order given.  Each sku appears once in an order, so a line's fit does
+	 * not depend on the other lines.
+	 */
+	[AL_STMT_SHORT_LINES] = {
+		"short lines",
+		"SELECT l.sku\n"
+		"FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2))\n"
+		"     WITH ORDINALITY AS l(sku, qty, n)\n"
+		"WHERE NOT EXISTS (\n"
+		"    SELECT\n"
+		"    FROM allocation.batches AS b\n"
+		"    WHERE b.sku OPERATOR(pg_catalog.=) l.sku\n"
+		"      AND b.allocated_quantity OPERATOR(pg_catalog.<) b.purchased_quantity\n"
+		"      AND (b.purchased_quantity OPERATOR(pg_catalog.-) b.allocated_quantity)\n"
+		"          OPERATOR(pg_catalog.>=) l.qty)\n"
+		"ORDER BY l.n",
+		2, {TEXTARRAYOID, INT4ARRAYOID}, SPI_OK_SELECT, false
+	},
+
+	/*
+	 * Every invariant the functions keep, as one row per violation.  A
+	 * line's latest Allocated/Deallocated event (by id, which follows the
+	 * product's changes) must be the Allocated that put it where it is.
+	 */
+	[AL_STMT_CHECK] = {
+		"check",
+		"WITH sums AS (\n"
+		"    SELECT batch_reference, pg_catalog.sum(qty) AS total\n"
+		"    FROM allocation.order_lines\n"
+		"    GROUP BY batch_reference\n"
+		"), last_events AS (\n"
+		"    SELECT DISTINCT ON (orderid, sku) id, event, orderid, sku, batchref, qty\n"
+		"    FROM (SELECT id, event,\n"
+		"                 payload OPERATOR(pg_catalog.->>) 'orderid'::pg_catalog.text AS orderid,\n"
+		"                 payload OPERATOR(pg_catalog.->>) 'sku'::pg_catalog.text AS sku,\n"
+		"                 payload OPERATOR(pg_catalog.->>) 'batchref'::pg_catalog.text AS batchref,\n"
+		"                 payload OPERATOR(pg_catalog.->>) 'qty'::pg_catalog.text AS qty\n"
+		"          FROM allocation.events\n"
+		"          WHERE event OPERATOR(pg_catalog.=) 'Allocated'::pg_catalog.text\n"
+		"             OR event OPERATOR(pg_catalog.=) 'Deallocated'::pg_catalog.text) AS e\n"
+		"    ORDER BY orderid, sku, id DESC\n"
+		")\n"
+		"SELECT problem, detail\n"
+		"FROM (\n"
+		"    SELECT 'allocated_quantity is not the sum of the batch''s lines'::pg_catalog.text,\n"
+		"           pg_catalog.jsonb_build_object('batch', b.reference,\n"
+		"               'allocated_quantity', b.allocated_quantity,\n"
+		"               'sum_of_lines', COALESCE(s.total, 0::pg_catalog.int8))\n"
+		"    FROM allocation.batches AS b\n"
+		"    LEFT JOIN sums AS s ON s.batch_reference OPERATOR(pg_catalog.=) b.reference\n"
+		"    WHERE b.allocated_quantity::pg_catalog.int8\n"
+		"          OPERATOR(pg_catalog.<>) COALESCE(s.total, 0::pg_catalog.int8)\n"
+		"    UNION ALL\n"
+		"    SELECT 'allocated_quantity exceeds purchased_quantity',\n"
+		"           pg_catalog.jsonb_build_object('batch', reference,\n"
+		"               'allocated_quantity', allocated_quantity,\n"
+		"               'purchased_quantity', purchased_quantity)\n"
+		"    FROM allocation.batches\n"
+		"    WHERE allocated_quantity OPERATOR(pg_catalog.>) purchased_quantity\n"
+		"    UNION ALL\n"
+		"    SELECT 'line refers to a missing batch',\n"
+		"           pg_catalog.jsonb_build_object('orderid', l.orderid, 'sku', l.sku,\n"
+		"               'batch', l.batch_reference)\n"
+		"    FROM allocation.order_lines AS l\n"
+		"    LEFT JOIN allocation.batches AS b\n"
+		"           ON b.reference OPERATOR(pg_catalog.=) l.batch_reference\n"
+		"    WHERE b.reference IS NULL\n"
+		"    UNION ALL\n"
+		"    SELECT 'line refers to a batch of another sku',\n"
+		"           pg_catalog.jsonb_build_object('orderid', l.orderid, 'sku', l.sku,\n"
+		"               'batch', b.reference, 'batch_sku', b.sku)\n"
+		"    FROM allocation.order_lines AS l\n"
+		"    JOIN allocation.batches AS b\n"
+		"      ON b.reference OPERATOR(pg_catalog.=) l.batch_reference\n"
+		"    WHERE b.sku OPERATOR(pg_catalog.<>) l.sku\n"
+		"    UNION ALL\n"
+		"    SELECT 'line without its Allocated event',\n"
+		"           pg_catalog.jsonb_build_object('orderid', l.orderid, 'sku', l.sku,\n"
+		"               'batch', l.batch_reference, 'qty', l.qty)\n"
+		"    FROM allocation.order_lines AS l\n"
+		"    LEFT JOIN last_events AS e\n"
+		"           ON e.orderid OPERATOR(pg_catalog.=) l.orderid\n"
+		"          AND e.sku OPERATOR(pg_catalog.=) l.sku\n"
+		"    WHERE e.id IS NULL\n"
+		"       OR e.event OPERATOR(pg_catalog.<>) 'Allocated'::pg_catalog.text\n"
+		"       OR e.batchref OPERATOR(pg_catalog.<>) l.batch_reference\n"
+		"       OR e.qty OPERATOR(pg_catalog.<>) l.qty::pg_catalog.text\n"
+		"    UNION ALL\n"
+		"    SELECT 'Allocated event without its line',\n"
+		"           pg_catalog.jsonb_build_object('orderid', e.orderid, 'sku', e.sku,\n"
+		"               'event_id', e.id)\n"
+		"    FROM last_events AS e\n"
+		"    LEFT JOIN allocation.order_lines AS l\n"
+		"           ON l.orderid OPERATOR(pg_catalog.=) e.orderid\n"
+		"          AND l.sku OPERATOR(pg_catalog.=) e.sku\n"
+		"    WHERE e.event OPERATOR(pg_catalog.=) 'Allocated'::pg_catalog.text\n"
+		"      AND l.orderid IS NULL\n"
+		") AS violations (problem, detail)\n"
+		"ORDER BY problem, detail::pg_catalog.text",
+		0, {InvalidOid}, SPI_OK_SELECT, true
+	},
 };
 
 /* Plans kept for the life of the backend; the plan cache revalidates them. */
@@ -222,12 +325,14 @@ AlExecute(AlStatementId id, Datum *values, const char *nulls, long tcount)
 
 /*
  * AlValue: a column (1-based) of a row of the last statement's result.
- * The value lives in SPI memory until AlFinish.
+ * Read it before the next AlExecute, which replaces that result; the value
+ * itself lives in SPI memory until AlFinish.
  */
 Datum
 AlValue(uint64 row, int column, bool *isnull)
 {
-	Assert(SPI_tuptable != NULL && row < SPI_processed);
+	if (SPI_tuptable == NULL || row >= SPI_processed)
+		elog(ERROR, "allocation: no row " UINT64_FORMAT " in the last result", row);
 	return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc,
 						 column, isnull);
 }

@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * src/read.c
- *		The read side: allocations(orderid) as a materialised
- *		set-returning function.
+ *		The read side: allocations(orderid) and check(), as materialised
+ *		set-returning functions.  Both read under the caller's snapshot and
+ *		take no locks.
  *
  * Licence: PostgreSQL Licence.
  *
@@ -17,35 +18,63 @@
 #include "allocation.h"
 
 /*
+ * AlMaterialize: return every row of a registered statement as the result
+ * set of the calling set-returning function, whose columns match it.
+ */
+void
+AlMaterialize(FunctionCallInfo fcinfo, AlStatementId id, Datum *args)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int			ncolumns;
+	uint64		nrows;
+	uint64		row;
+
+	/* The tuplestore is made in the query's memory, before SPI's. */
+	InitMaterializedSRF(fcinfo, 0);
+	ncolumns = rsinfo->setDesc->natts;
+
+	AlConnect();
+	nrows = AlExecute(id, args, NULL, 0);
+	for (row = 0; row < nrows; row++)
+	{
+		Datum	   *values = palloc(ncolumns * sizeof(Datum));
+		bool	   *nulls = palloc(ncolumns * sizeof(bool));
+		int			column;
+
+		for (column = 0; column < ncolumns; column++)
+			values[column] = AlValue(row, column + 1, &nulls[column]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		pfree(values);
+		pfree(nulls);
+	}
+	AlFinish();
+}
+
+/*
  * allocation.allocations(orderid text) RETURNS TABLE (sku text, batchref text)
  *
- * The order's allocated lines, ordered by sku.  Takes no locks.
+ * The order's allocated lines, ordered by sku.
  */
 PG_FUNCTION_INFO_V1(allocation_allocations);
 Datum
 allocation_allocations(PG_FUNCTION_ARGS)
 {
 	text	   *orderid = AlIdentifierArg(fcinfo, 0, "orderid");
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	Datum		args[1] = {PointerGetDatum(orderid)};
-	uint64		nrows;
-	uint64		row;
 
-	/* The tuplestore is made in the query's memory, before SPI's. */
-	InitMaterializedSRF(fcinfo, 0);
+	AlMaterialize(fcinfo, AL_STMT_ORDER_ALLOCATIONS, args);
+	return (Datum) 0;
+}
 
-	AlConnect();
-	nrows = AlExecute(AL_STMT_ORDER_ALLOCATIONS, args, NULL, 0);
-	for (row = 0; row < nrows; row++)
-	{
-		Datum		values[2];
-		bool		nulls[2];
-
-		values[0] = AlValue(row, 1, &nulls[0]);
-		values[1] = AlValue(row, 2, &nulls[1]);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
-	AlFinish();
-
+/*
+ * allocation.check() RETURNS TABLE (problem text, detail jsonb)
+ *
+ * One row per violated invariant; none when the data is consistent.
+ */
+PG_FUNCTION_INFO_V1(allocation_check);
+Datum
+allocation_check(PG_FUNCTION_ARGS)
+{
+	AlMaterialize(fcinfo, AL_STMT_CHECK, NULL);
 	return (Datum) 0;
 }
