@@ -21,6 +21,7 @@ REGRESS = setup batches product handlers views api unit_of_work orders check err
 REGRESS_OPTS = --inputdir=.
 ISOLATION = rc_same_sku rr_same_sku two_skus notify_after_commit order_lock_order
 ISOLATION_OPTS = --load-extension=allocation
+TAP_TESTS = 1
 
 PG_CONFIG ?= pg_config
 PG_CPPFLAGS += -isystem $(shell $(PG_CONFIG) --includedir-server)

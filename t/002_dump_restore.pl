@@ -1,0 +1,79 @@
+# t/002_dump_restore.pl: pg_dump of a database with stock, allocations and
+# events restores into a fresh database with identical content, at the
+# newest version, and the API keeps working there (ids continue).
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('dump');
+$node->init;
+$node->start;
+
+# Everything the extension stores, as text, in a fixed order.
+my $content_query = q{
+	SELECT string_agg(row, E'\n' ORDER BY row)
+	FROM (SELECT 'product ' || p::text AS row FROM allocation.products AS p
+	      UNION ALL SELECT 'batch ' || b::text FROM allocation.batches AS b
+	      UNION ALL SELECT 'line ' || l::text FROM allocation.order_lines AS l
+	      UNION ALL SELECT 'event ' || e::text FROM allocation.events AS e
+	      UNION ALL SELECT 'sequence events ' || last_value || ' ' || is_called
+	                FROM allocation.events_id_seq
+	      UNION ALL SELECT 'sequence lines ' || last_value || ' ' || is_called
+	                FROM allocation.order_lines_id_seq) AS content
+};
+
+# A shop with history: batches, allocations, a reallocation, an order.
+my $workload = q{
+	SELECT allocation.add_batch('b' || i, 'SKU-' || (i % 3), 10, NULL) FROM generate_series(1, 6) AS i;
+	SELECT allocation.add_batch('late' || i, 'SKU-' || i, 100, '2030-01-01') FROM generate_series(0, 2) AS i;
+	SELECT allocation.allocate('o' || i, 'SKU-' || (i % 3), 1 + i % 4) FROM generate_series(1, 30) AS i;
+	SELECT allocation.deallocate('o' || i, 'SKU-' || (i % 3)) FROM generate_series(1, 30, 7) AS i;
+	SELECT allocation.change_batch_quantity('b3', 1);
+};
+
+for my $version ('1.1', '1.0')
+{
+	my $src = "src_$version";
+	my $dst = "dst_$version";
+	$src =~ tr/./_/;
+	$dst =~ tr/./_/;
+	$node->safe_psql('postgres', "CREATE DATABASE $src");
+	$node->safe_psql($src, "CREATE EXTENSION allocation VERSION '$version'");
+	$node->safe_psql($src, $workload);
+	$node->safe_psql($src, q{SELECT * FROM allocation.allocate_order('order-x', ARRAY['SKU-1', 'SKU-2'], ARRAY[2, 2])})
+	  if $version eq '1.1';
+
+	my $dump = $PostgreSQL::Test::Utils::tmp_check . "/$src.dump";
+	$node->command_ok([ 'pg_dump', '-Fc', '-f', $dump, '-d', $node->connstr($src) ], "pg_dump of a $version database");
+	$node->safe_psql('postgres', "CREATE DATABASE $dst");
+	$node->command_ok([ 'pg_restore', '--exit-on-error', '-d', $node->connstr($dst), $dump ],
+		"pg_restore into a fresh database");
+
+	is($node->safe_psql($dst, q{SELECT extversion FROM pg_extension WHERE extname = 'allocation'}),
+		'1.1', "a dump made at $version restores at the newest version");
+	my $before = $node->safe_psql($src, $content_query);
+	cmp_ok(length($before), '>', 1000, 'the source holds a shop with history');
+	is($node->safe_psql($dst, $content_query), $before,
+		'products, batches, lines, events and both sequences are identical');
+	is($node->safe_psql($dst, 'SELECT count(*) FROM allocation.check()'), '0', 'check() finds nothing wrong');
+
+	# The API goes on where the source left off: no duplicate key.
+	my $max_event = $node->safe_psql($dst, 'SELECT max(id) FROM allocation.events');
+	my $max_line = $node->safe_psql($dst, 'SELECT max(id) FROM allocation.order_lines');
+	my $call = q{SELECT allocation.allocate('after-restore', 'SKU-1', 1)};
+	my $answer = $node->safe_psql($src, "BEGIN; $call; ROLLBACK;");
+	like($answer, qr/^\S+$/, 'the source would allocate the line');
+	is($node->safe_psql($dst, $call), $answer, 'allocate works after the restore, choosing as the source would');
+	is($node->safe_psql($dst, 'SELECT max(id) FROM allocation.events'), $max_event + 1,
+		'the next event id continues the sequence');
+	is($node->safe_psql($dst, 'SELECT max(id) FROM allocation.order_lines'), $max_line + 1,
+		'the next line id continues the sequence');
+	$node->safe_psql($dst, q{SELECT allocation.change_batch_quantity('late1', 0)});
+	is($node->safe_psql($dst, 'SELECT count(*) FROM allocation.check()'), '0',
+		'a reallocation after the restore keeps every invariant');
+}
+
+$node->stop;
+done_testing();
