@@ -1,0 +1,312 @@
+"""A seeded random test of the whole API against a model kept in Python.
+
+Thousands of random calls, valid and invalid, run in random transactions that
+commit or roll back.  The model predicts every answer, every SQLSTATE and
+every event; after each commit the database must equal the model exactly.
+Set ALLOCATION_SEED to replay a run; ALLOCATION_CALLS sets its length.
+"""
+import copy
+import datetime
+import os
+import random
+
+import psycopg2
+import pytest
+
+SKUS = ["LAMP", "DESK", "RUG"]
+REFS = ["b%d" % i for i in range(1, 41)]
+ETAS = [None, None, datetime.date(2030, 1, 1), datetime.date(2030, 1, 1), datetime.date(2030, 2, 1)]
+
+
+class Failure(Exception):
+    """The model's prediction that a call fails with this SQLSTATE."""
+
+    def __init__(self, sqlstate):
+        super().__init__(sqlstate)
+        self.sqlstate = sqlstate
+
+
+class Model:
+    """The shop as the contract describes it."""
+
+    def __init__(self):
+        self.versions = {}      # sku -> version_number
+        self.batches = {}       # ref -> dict(sku, eta, purchased, allocated)
+        self.lines = {}         # (orderid, sku) -> dict(qty, batch, seq)
+        self.events = []        # (event, payload) not yet compared
+        self.seq = 0
+
+    # argument checks, in argument order as the functions make them
+    @staticmethod
+    def identifier(value):
+        if value is None:
+            raise Failure("22004")
+        if value.strip(" \t\n\r\f") == "" or len(value) > 255:
+            raise Failure("22023")
+
+    @staticmethod
+    def quantity(value, minimum):
+        if value is None:
+            raise Failure("22004")
+        if value < minimum:
+            raise Failure("22023")
+
+    def best_batch(self, sku, qty):
+        fits = [ref for ref, b in self.batches.items()
+                if b["sku"] == sku and b["purchased"] - b["allocated"] >= qty]
+        fits.sort(key=lambda ref: (self.batches[ref]["eta"] is not None,
+                                   self.batches[ref]["eta"] or datetime.date.min, ref.encode()))
+        return fits[0] if fits else None
+
+    def place(self, orderid, sku, qty):
+        ref = self.best_batch(sku, qty)
+        if ref is None:
+            self.events.append(("OutOfStock", {"sku": sku}))
+            return None
+        self.batches[ref]["allocated"] += qty
+        self.seq += 1
+        self.lines[(orderid, sku)] = {"qty": qty, "batch": ref, "seq": self.seq}
+        self.events.append(("Allocated", {"orderid": orderid, "sku": sku, "qty": qty, "batchref": ref}))
+        return ref
+
+    def add_batch(self, ref, sku, qty, eta):
+        self.identifier(ref)
+        self.identifier(sku)
+        self.quantity(qty, 0)
+        if ref in self.batches:
+            raise Failure("23505")
+        self.versions.setdefault(sku, 0)
+        self.batches[ref] = {"sku": sku, "eta": eta, "purchased": qty, "allocated": 0}
+
+    def allocate(self, orderid, sku, qty):
+        self.identifier(orderid)
+        self.identifier(sku)
+        self.quantity(qty, 1)
+        if sku not in self.versions:
+            raise Failure("AL001")
+        held = self.lines.get((orderid, sku))
+        if held:
+            if held["qty"] != qty:
+                raise Failure("AL003")
+            return held["batch"]
+        ref = self.place(orderid, sku, qty)
+        if ref is not None:
+            self.versions[sku] += 1
+        return ref
+
+    def deallocate(self, orderid, sku):
+        self.identifier(orderid)
+        self.identifier(sku)
+        if sku not in self.versions:
+            raise Failure("AL001")
+        line = self.lines.pop((orderid, sku), None)
+        if line is None:
+            return None
+        self.batches[line["batch"]]["allocated"] -= line["qty"]
+        self.events.append(("Deallocated", {"orderid": orderid, "sku": sku, "qty": line["qty"]}))
+        self.versions[sku] += 1
+        return line["batch"]
+
+    def change_batch_quantity(self, ref, qty):
+        self.identifier(ref)
+        self.quantity(qty, 0)
+        if ref not in self.batches:
+            raise Failure("AL002")
+        batch = self.batches[ref]
+        sku = batch["sku"]
+        batch["purchased"] = qty
+        taken = []
+        while batch["allocated"] > qty:
+            key = max((k for k, l in self.lines.items() if l["batch"] == ref),
+                      key=lambda k: self.lines[k]["seq"])
+            line = self.lines.pop(key)
+            batch["allocated"] -= line["qty"]
+            self.events.append(("Deallocated", {"orderid": key[0], "sku": sku, "qty": line["qty"]}))
+            taken.append((key[0], line["qty"]))
+        for orderid, line_qty in taken:
+            self.place(orderid, sku, line_qty)
+        self.versions[sku] += 1
+
+    def allocate_order(self, orderid, skus, qtys):
+        self.identifier(orderid)
+        if skus is None or qtys is None:
+            raise Failure("22004")
+        if len(skus) != len(qtys) or not skus or None in skus or None in qtys:
+            raise Failure("22023")
+        for sku, qty in zip(skus, qtys):
+            self.identifier(sku)
+            self.quantity(qty, 1)
+        order = sorted(zip(skus, qtys), key=lambda line: line[0].encode())
+        if len(set(skus)) != len(skus):
+            raise Failure("22023")
+        for sku, _ in order:
+            if sku not in self.versions:
+                raise Failure("AL001")
+        new = []
+        for sku, qty in order:
+            held = self.lines.get((orderid, sku))
+            if held and held["qty"] != qty:
+                raise Failure("AL003")
+            if not held:
+                new.append((sku, qty))
+        short = [sku for sku, qty in new if self.best_batch(sku, qty) is None]
+        if short:
+            for sku in short:
+                self.events.append(("OutOfStock", {"sku": sku}))
+            return [(sku, None) for sku, _ in order]
+        for sku, qty in new:
+            self.place(orderid, sku, qty)
+            self.versions[sku] += 1
+        return [(sku, self.lines[(orderid, sku)]["batch"]) for sku, _ in order]
+
+
+def random_identifier(rng, pool):
+    roll = rng.random()
+    if roll < 0.01:
+        return None
+    if roll < 0.02:
+        return rng.choice(["", "  ", "x" * 256])
+    if roll < 0.03:
+        return "NO-SUCH-" + rng.choice(pool)
+    return rng.choice(pool)
+
+
+def random_qty(rng, minimum):
+    roll = rng.random()
+    if roll < 0.01:
+        return None
+    if roll < 0.02:
+        return rng.choice([minimum - 1, -5, 0])
+    if roll < 0.03:
+        return 2147483647
+    return rng.randint(minimum, 12)
+
+
+def line_qty(rng, orderid, sku):
+    """Mostly the same qty for the same line, so that AL003 stays rare."""
+    if rng.random() < 0.05 or orderid is None or sku is None:
+        return random_qty(rng, 1)
+    return 1 + sum(map(ord, orderid + sku)) % 6
+
+
+def random_call(rng):
+    """A call as (name, args), valid most of the time."""
+    orderids = ["o%d" % i for i in range(25)]
+    roll = rng.random()
+    if roll < 0.06:
+        return "add_batch", (random_identifier(rng, REFS), random_identifier(rng, SKUS),
+                             random_qty(rng, 0), rng.choice(ETAS))
+    if roll < 0.55:
+        orderid, sku = random_identifier(rng, orderids), random_identifier(rng, SKUS)
+        return "allocate", (orderid, sku, line_qty(rng, orderid, sku))
+    if roll < 0.72:
+        return "deallocate", (random_identifier(rng, orderids), random_identifier(rng, SKUS))
+    if roll < 0.85:
+        return "change_batch_quantity", (random_identifier(rng, REFS), random_qty(rng, 0))
+    n = rng.randint(1, 3)
+    orderid = random_identifier(rng, orderids)
+    skus = rng.sample(SKUS, n)
+    qtys = [line_qty(rng, orderid, sku) for sku in skus]
+    if rng.random() < 0.05:
+        skus = skus + [skus[0]]
+        qtys = qtys + [1]
+    if rng.random() < 0.03:
+        qtys = qtys[:-1]
+    return "allocate_order", (orderid, skus, qtys)
+
+
+def call_database(cur, name, args):
+    if name == "allocate_order":
+        cur.execute("SELECT sku, batchref FROM allocation.allocate_order(%s, %s::text[], %s::integer[])", args)
+        return [tuple(row) for row in cur.fetchall()]
+    placeholders = ", ".join(["%s"] * len(args))
+    cur.execute("SELECT allocation.%s(%s)" % (name, placeholders), args)
+    if name in ("add_batch", "change_batch_quantity"):
+        return None     # void
+    return cur.fetchone()[0]
+
+
+def database_state(cur):
+    cur.execute("SELECT sku, version_number FROM allocation.products")
+    versions = dict(cur.fetchall())
+    cur.execute("SELECT reference, sku, eta, purchased_quantity, allocated_quantity FROM allocation.batches")
+    batches = {r[0]: {"sku": r[1], "eta": r[2], "purchased": r[3], "allocated": r[4]} for r in cur.fetchall()}
+    cur.execute("SELECT orderid, sku, qty, batch_reference FROM allocation.order_lines")
+    lines = {(r[0], r[1]): {"qty": r[2], "batch": r[3]} for r in cur.fetchall()}
+    return versions, batches, lines
+
+
+def model_state(model):
+    lines = {k: {"qty": l["qty"], "batch": l["batch"]} for k, l in model.lines.items()}
+    return model.versions, model.batches, lines
+
+
+@pytest.fixture
+def connection():
+    conn = psycopg2.connect(os.environ.get("ALLOCATION_DSN", ""))
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("DROP DATABASE IF EXISTS allocation_random")
+        cur.execute("CREATE DATABASE allocation_random")
+    conn.close()
+    conn = psycopg2.connect(os.environ.get("ALLOCATION_DSN", ""), dbname="allocation_random")
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("CREATE EXTENSION allocation")
+    yield conn
+    conn.close()
+
+
+def test_random_calls_match_the_model(connection):
+    seed = int(os.environ.get("ALLOCATION_SEED", random.randrange(1 << 30)))
+    total_calls = int(os.environ.get("ALLOCATION_CALLS", 3000))
+    rng = random.Random(seed)
+    print("seed %d, %d calls (ALLOCATION_SEED=%d replays this run)" % (seed, total_calls, seed))
+
+    model = Model()
+    cur = connection.cursor()
+    last_event = 0
+    calls = commits = rollbacks = errors = 0
+    while calls < total_calls:
+        saved = copy.deepcopy(model)
+        cur.execute("BEGIN")
+        failed = False
+        for _ in range(rng.randint(1, 4)):
+            name, args = random_call(rng)
+            calls += 1
+            context = "call %d of seed %d: %s%r" % (calls, seed, name, args)
+            try:
+                expected = getattr(model, name)(*args)
+                expected_state = None
+            except Failure as failure:
+                expected, expected_state = None, failure.sqlstate
+            try:
+                got, got_state = call_database(cur, name, args), None
+            except psycopg2.Error as error:
+                got, got_state = None, error.pgcode
+            assert got_state == expected_state, context
+            assert got == expected, context
+            if got_state is not None:
+                errors += 1
+                failed = True
+                break
+        if failed or rng.random() < 0.25:
+            cur.execute("ROLLBACK")
+            model = saved
+            rollbacks += 1
+            continue
+        cur.execute("COMMIT")
+        commits += 1
+        assert database_state(cur) == model_state(model), "after commit %d of seed %d" % (commits, seed)
+        cur.execute("SELECT id, event, payload FROM allocation.events WHERE id > %s ORDER BY id", (last_event,))
+        rows = cur.fetchall()
+        assert [(r[1], r[2]) for r in rows] == model.events, "events after commit %d of seed %d" % (commits, seed)
+        if rows:
+            last_event = rows[-1][0]
+        model.events = []
+        cur.execute("SELECT count(*) FROM allocation.check()")
+        assert cur.fetchone()[0] == 0, "check() after commit %d of seed %d" % (commits, seed)
+
+    print("%d calls in %d committed and %d rolled-back transactions, %d expected errors"
+          % (calls, commits, rollbacks, errors))
+    assert commits > 50 and errors > 20
