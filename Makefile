@@ -3,6 +3,7 @@
 #   make && make install     build and install into the server named by pg_config
 #   make installcheck        regress, isolation and TAP suites against a running server
 #   make demo / make test    the README's two commands (throwaway cluster, as root)
+#   make bench               the benchmark suite (QUICK=1 for a short run)
 
 EXTENSION = allocation
 MODULE_big = allocation
@@ -28,8 +29,10 @@ PG_CPPFLAGS += -isystem $(shell $(PG_CONFIG) --includedir-server)
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-.PHONY: demo test
+.PHONY: demo test bench
 demo:
 	bash scripts/demo
 test:
 	bash scripts/test
+bench:
+	bash bench/run

@@ -15,12 +15,36 @@
 #include "executor/spi.h"
 #include "mb/pg_wchar.h"
 #include "parser/scansup.h"
+#include "utils/guc.h"
 #include "utils/array.h"
 #include "utils/lsyscache.h"
 
 #include "allocation.h"
 
 PG_MODULE_MAGIC;
+
+/* allocation.notify: whether events are also sent with NOTIFY at commit. */
+bool		AlNotifyEnabled = true;
+
+void		_PG_init(void);
+
+/*
+ * _PG_init: define the module's settings when the library is loaded.
+ */
+void
+_PG_init(void)
+{
+	DefineCustomBoolVariable("allocation.notify",
+							 "Sends line_allocated and out_of_stock notifications at commit.",
+							 "PostgreSQL serializes the commits of all transactions that "
+							 "notify, so a relay that reads allocation.events may turn this off.",
+							 &AlNotifyEnabled,
+							 true,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
+	MarkGUCPrefixReserved("allocation");
+}
 
 /*
  * is_blank: true when the text is empty or only ASCII white space.

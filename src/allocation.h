@@ -27,6 +27,7 @@
 #define AL_MAX_IDENTIFIER_CHARS 255
 
 /* allocation.c */
+extern bool AlNotifyEnabled;
 extern void AlCheckIdentifier(text *value, const char *name);
 extern void AlCheckQuantity(int32 value, const char *name, int32 minimum);
 extern text *AlIdentifierArg(FunctionCallInfo fcinfo, int argno, const char *argname);

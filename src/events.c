@@ -80,7 +80,7 @@ finish_event(MemoryContext old, const char *event, StringInfo payload,
 	MemoryContextSwitchTo(event_context);	/* SPI returns to its own */
 
 	/* Async_Notify copies the payload; it leaves at commit, or never. */
-	if (channel != NULL)
+	if (channel != NULL && AlNotifyEnabled)
 		Async_Notify(channel, DatumGetCString(DirectFunctionCall1(jsonb_out, args[1])));
 
 	MemoryContextSwitchTo(old);

@@ -103,9 +103,9 @@ static const AlStatement statements[AL_STMT_COUNT] = {
 
 	/*
 	 * The batch choice rule: warehouse stock (eta NULL) first, then the
-	 * earliest eta, ties by reference.  The first condition repeats the
-	 * predicate of batches_in_stock_idx so that only batches with stock are
-	 * ever read, however many exhausted batches the product has.
+	 * earliest eta, ties by reference.  "in_stock" is the predicate of
+	 * batches_in_stock_idx, so only batches with stock are ever read,
+	 * however many exhausted batches the product has.
 	 */
 	[AL_STMT_PLACE_ON_BEST_BATCH] = {
 		"place on best batch",
@@ -115,7 +115,7 @@ static const AlStatement statements[AL_STMT_COUNT] = {
 		"    SELECT reference\n"
 		"    FROM allocation.batches\n"
 		"    WHERE sku OPERATOR(pg_catalog.=) $1\n"
-		"      AND allocated_quantity OPERATOR(pg_catalog.<) purchased_quantity\n"
+		"      AND in_stock\n"
 		"      AND (purchased_quantity OPERATOR(pg_catalog.-) allocated_quantity)\n"
 		"          OPERATOR(pg_catalog.>=) $2\n"
 		"    ORDER BY eta NULLS FIRST, reference\n"
@@ -186,7 +186,7 @@ static const AlStatement statements[AL_STMT_COUNT] = {
 		"    SELECT\n"
 		"    FROM allocation.batches AS b\n"
 		"    WHERE b.sku OPERATOR(pg_catalog.=) l.sku\n"
-		"      AND b.allocated_quantity OPERATOR(pg_catalog.<) b.purchased_quantity\n"
+		"      AND b.in_stock\n"
 		"      AND (b.purchased_quantity OPERATOR(pg_catalog.-) b.allocated_quantity)\n"
 		"          OPERATOR(pg_catalog.>=) l.qty)\n"
 		"ORDER BY l.n",
@@ -281,7 +281,8 @@ static const AlStatement statements[AL_STMT_COUNT] = {
 static SPIPlanPtr plans[AL_STMT_COUNT];
 
 /*
- * prepared_plan: the kept plan of a statement, prepared on first use.
+ * prepared_plan: the kept plan of a statement, prepared on first use and
+ * planned once per backend.
  */
 static SPIPlanPtr
 prepared_plan(AlStatementId id)
@@ -292,7 +293,13 @@ prepared_plan(AlStatementId id)
 	if (plans[id] != NULL)
 		return plans[id];
 
-	plan = SPI_prepare(stmt->sql, stmt->nargs, (Oid *) stmt->argtypes);
+	/*
+	 * Generic plans only: every statement is a key lookup whose best plan
+	 * does not depend on the values, and a custom plan would be planned
+	 * again on every call for a sku the statistics call common.
+	 */
+	plan = SPI_prepare_cursor(stmt->sql, stmt->nargs, (Oid *) stmt->argtypes,
+							  CURSOR_OPT_GENERIC_PLAN);
 	if (plan == NULL)
 		elog(ERROR, "allocation: could not prepare \"%s\": %s",
 			 stmt->name, SPI_result_code_string(SPI_result));
