@@ -136,20 +136,24 @@ def memory_test():
     conn.autocommit = True
     cur = conn.cursor()
     cur.execute("SET synchronous_commit = off")
-    loop = """DO $$ BEGIN FOR i IN 1..%d LOOP
-                PERFORM allocation.allocate('mem-%s-' || i, 'sku-' || (1 + i %% 1000), 1); COMMIT;
-              END LOOP; END $$"""
-    cur.execute(loop % (2000, "warm"))
-    before = backend_memory(cur)
-    cur.execute(loop % (calls, "run"))
-    after_allocate = backend_memory(cur)
+    allocate_loop = """DO $$ BEGIN FOR i IN 1..%d LOOP
+                         PERFORM allocation.allocate('mem-%s-' || i, 'sku-' || (1 + i %% 1000), 1);
+                         COMMIT;
+                       END LOOP; END $$"""
     # ten lines move from ma to mb and back, every other call
-    cur.execute("""DO $$ BEGIN FOR i IN 1..%d LOOP
-                     PERFORM allocation.change_batch_quantity(
-                         CASE WHEN i %% 4 IN (1, 2) THEN 'ma' ELSE 'mb' END,
-                         CASE i %% 2 WHEN 1 THEN 0 ELSE 10 END);
-                     COMMIT;
-                   END LOOP; END $$""" % changes)
+    change_loop = """DO $$ BEGIN FOR i IN 1..%d LOOP
+                       PERFORM allocation.change_batch_quantity(
+                           CASE WHEN i %% 4 IN (1, 2) THEN 'ma' ELSE 'mb' END,
+                           CASE i %% 2 WHEN 1 THEN 0 ELSE 10 END);
+                       COMMIT;
+                     END LOOP; END $$"""
+    # warm up: every plan prepared, every cache filled, before measuring
+    cur.execute(allocate_loop % (2000, "warm"))
+    cur.execute(change_loop % 100)
+    before = backend_memory(cur)
+    cur.execute(allocate_loop % (calls, "run"))
+    after_allocate = backend_memory(cur)
+    cur.execute(change_loop % changes)
     after_change = backend_memory(cur)
     conn.close()
     return calls, changes, before, after_allocate, after_change
@@ -216,6 +220,9 @@ def report(rows, memory, version, cpus, csv_path):
                 workload, clients, tps, "%.0f %s" % (tps * units, unit),
                 median_ratio(rows, mode, workload, clients, "tpcb-like"),
                 median_ratio(rows, mode, workload, clients, "floor")))
+        print("orders: lines per second against single-line allocate (spread, 4 clients):")
+        for n in (1, 3, 10):
+            print("  order of %2d lines  %.2f" % (n, n * median_ratio(rows, mode, "order%d" % n, 4, "spread")))
         print("history growth (time of one allocate, ratio to the smallest case):")
         for family, sizes in (("lines", (10, 1000, 100000)), ("batches", (3, 10000))):
             smallest = "%s_%d" % (family, sizes[0])
@@ -277,11 +284,11 @@ def charts(rows, stamp):
                 out.write("%d %.1f %.1f %s\n" % (n, 1e6 / on, 1e6 / off, family))
             out.write("\n\n")
     script = """
-set terminal pngcairo size 800,500
+set terminal pngcairo size 800,500 noenhanced
 set output '{data}-clients.png'
 set title 'TPS against clients (synchronous_commit on, median of {rounds} rounds)'
-set xlabel 'clients'; set ylabel 'transactions per second'; set key left top
-set xtics (1, 2, 4, 8); set logscale x 2; set grid
+set xlabel 'clients'; set ylabel 'transactions per second'; set key below
+set logscale x 2; set xrange [0.9:9]; set xtics ("1" 1, "2" 2, "4" 4, "8" 8); set yrange [0:*]; set grid
 plot '{data}-clients.dat' using 1:2 with linespoints title 'tpcb-like', \\
      '' using 1:3 with linespoints title 'floor (one-row insert)', \\
      '' using 1:4 with linespoints title 'allocate, spread', \\
@@ -289,7 +296,7 @@ plot '{data}-clients.dat' using 1:2 with linespoints title 'tpcb-like', \\
 set output '{data}-history.png'
 set title 'Time of one allocate against history size (1 client, median)'
 set xlabel 'lines already on the sku / batches of the sku'; set ylabel 'microseconds per allocate'
-set logscale x 10; set xtics auto; set key left top; set yrange [0:*]
+unset logscale; set logscale x 10; set xrange [1:200000]; set xtics auto; set key below; set yrange [0:*]
 plot '{data}-history.dat' index 0 using 1:3 with linespoints title 'lines, sync off', \\
      '' index 0 using 1:2 with linespoints title 'lines, sync on', \\
      '' index 1 using 1:3 with linespoints title 'batches, sync off', \\
@@ -299,5 +306,17 @@ plot '{data}-history.dat' index 0 using 1:3 with linespoints title 'lines, sync 
     print("charts: %s-clients.png, %s-history.png" % ((os.path.relpath(data, os.path.dirname(HERE)),) * 2))
 
 
+def rows_from_csv(path):
+    with open(path, newline="") as source:
+        return [(r["synchronous_commit"], int(r["round"]), r["workload"], int(r["clients"]), float(r["tps"]))
+                for r in csv.DictReader(source)]
+
+
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) == 3 and sys.argv[1] == "--charts":
+        # redraw the charts of a finished run from its CSV
+        rows = rows_from_csv(sys.argv[2])
+        ROUNDS = max(r[1] for r in rows)
+        charts(rows, re.search(r"bench-(.*)\.csv$", sys.argv[2]).group(1))
+    else:
+        main()
