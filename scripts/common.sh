@@ -9,6 +9,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PG_BIN=/usr/lib/postgresql/15/bin
+export PATH="$PG_BIN:$PATH"	# this server's psql, pgbench and pg_dump, whatever else is installed
 PACKAGES=(build-essential postgresql-15 postgresql-server-dev-15 libipc-run-perl)
 
 # Run a command as root (directly, or through sudo for a developer).
