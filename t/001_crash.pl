@@ -6,6 +6,9 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use Invariants qw($EVENTS_OUT_OF_TURN);
 use IPC::Run;
 
 my $clients = 4;
@@ -135,13 +138,7 @@ is($node->safe_psql('postgres', q{
 	FROM allocation.order_lines AS l
 	LEFT JOIN allocation.batches AS b ON b.reference = l.batch_reference
 	WHERE b.reference IS NULL}), '0', 'no line refers to a missing batch');
-is($node->safe_psql('postgres', q{
-	SELECT count(*)
-	FROM (SELECT event,
-	             lag(event) OVER (PARTITION BY payload ->> 'orderid', payload ->> 'sku' ORDER BY id) AS previous
-	      FROM allocation.events
-	      WHERE event IN ('Allocated', 'Deallocated')) AS e
-	WHERE event = previous OR (previous IS NULL AND event <> 'Allocated')}), '0',
+is($node->safe_psql('postgres', $EVENTS_OUT_OF_TURN), '0',
 	'each line\'s events alternate Allocated, Deallocated in id order, starting with Allocated');
 is($node->safe_psql('postgres', q{
 	SELECT count(*)
