@@ -17,9 +17,10 @@ as_root() {
 	if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
 }
 
-# Run a command as the user that owns the cluster.
+# Run a command as the user that owns the cluster (from /tmp: the checkout
+# may sit where that user cannot enter).
 as_cluster_owner() {
-	if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+	if [ "$(id -u)" = 0 ]; then (cd /tmp && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 # install_packages [extra package...]: apt-get install whatever is missing.
