@@ -65,6 +65,21 @@ AlBumpVersion(text *sku, int64 version)
 }
 
 /*
+ * AlCheckHeldQty: an order line already held with held_qty may be allocated
+ * again only with the same qty; else AL003.
+ */
+void
+AlCheckHeldQty(text *orderid, text *sku, int32 held_qty, int32 qty)
+{
+	if (held_qty != qty)
+		ereport(ERROR,
+				errcode(ERRCODE_AL_QTY_MISMATCH),
+				errmsg("order line %s/%s is already allocated with qty %d",
+					   text_to_cstring(orderid), text_to_cstring(sku), held_qty),
+				errhint("Deallocate the line before allocating it with qty %d.", qty));
+}
+
+/*
  * AlPlaceLine: allocate a new order line of a locked product to the best
  * batch that can take it, and record Allocated; or record OutOfStock.
  *
@@ -127,12 +142,7 @@ allocation_allocate(PG_FUNCTION_ARGS)
 	{
 		int32		held_qty = DatumGetInt32(AlValue(0, 2, &isnull));
 
-		if (held_qty != qty)
-			ereport(ERROR,
-					errcode(ERRCODE_AL_QTY_MISMATCH),
-					errmsg("order line %s/%s is already allocated with qty %d",
-						   text_to_cstring(orderid), text_to_cstring(sku), held_qty),
-					errhint("Deallocate the line before allocating it with qty %d.", qty));
+		AlCheckHeldQty(orderid, sku, held_qty, qty);
 		batchref = DatumGetTextPP(AlValue(0, 1, &isnull));
 	}
 	else

@@ -15,8 +15,8 @@
 #include "executor/spi.h"
 #include "mb/pg_wchar.h"
 #include "parser/scansup.h"
-#include "utils/guc.h"
 #include "utils/array.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 
 #include "allocation.h"

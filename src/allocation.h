@@ -67,6 +67,7 @@ extern Datum AlValue(uint64 row, int column, bool *isnull);
 /* allocate.c */
 extern int64 AlLockProduct(text *sku);
 extern void AlBumpVersion(text *sku, int64 version);
+extern void AlCheckHeldQty(text *orderid, text *sku, int32 held_qty, int32 qty);
 extern text *AlPlaceLine(text *orderid, text *sku, int32 qty);
 
 /* read.c */

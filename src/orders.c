@@ -128,14 +128,8 @@ find_held_lines(text *orderid, OrderLine *lines, int nlines)
 			nnew++;
 			continue;
 		}
-		if (DatumGetInt32(AlValue(0, 2, &isnull)) != lines[i].qty)
-			ereport(ERROR,
-					errcode(ERRCODE_AL_QTY_MISMATCH),
-					errmsg("order line %s/%s is already allocated with qty %d",
-						   text_to_cstring(orderid), text_to_cstring(lines[i].sku),
-						   DatumGetInt32(AlValue(0, 2, &isnull))),
-					errhint("Deallocate the line before allocating it with qty %d.",
-							lines[i].qty));
+		AlCheckHeldQty(orderid, lines[i].sku, DatumGetInt32(AlValue(0, 2, &isnull)),
+					   lines[i].qty);
 		lines[i].held = true;
 		lines[i].batchref = DatumGetTextPP(AlValue(0, 1, &isnull));
 	}
