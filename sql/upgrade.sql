@@ -1,4 +1,5 @@
--- upgrade: 1.0 updated to 1.1 is the same as a fresh install of 1.1
+-- upgrade: 1.0 updated step by step to the newest version is the same as a
+-- fresh install of it, and an update keeps every role's access
 
 -- every object of the extension with its full definition, privileges,
 -- comment and dump registration, independent of oids
@@ -16,6 +17,7 @@ LANGUAGE sql AS $$
                         FROM pg_class c WHERE c.oid = d.objid)
                END,
                (SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
+                                  || coalesce(' collate ' || nullif(a.attcollation, 0)::regcollation::text, '')
                                   || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
                                   || coalesce(' default ' || pg_get_expr(ad.adbin, ad.adrelid), ''),
                                   ', ' ORDER BY a.attnum)
@@ -33,12 +35,15 @@ LANGUAGE sql AS $$
                 FROM pg_sequence s
                 WHERE d.classid = 'pg_class'::regclass AND s.seqrelid = d.objid),
                obj_description(d.objid, d.classid::regclass::name),
+               (SELECT 'initial privileges ' || initprivs::text FROM pg_init_privs i
+                WHERE i.objoid = d.objid AND i.classoid = d.classid AND i.objsubid = 0),
                (SELECT 'dumped' FROM pg_extension e
                 WHERE e.extname = 'allocation' AND d.objid = ANY (e.extconfig)))
     FROM pg_depend d
     WHERE d.refclassid = 'pg_extension'::regclass
       AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'allocation')
       AND d.deptype = 'e'
+      AND d.classid <> 'pg_type'::regclass   -- PostgreSQL 17 lists row types too
 $$;
 
 BEGIN;
@@ -51,7 +56,8 @@ CREATE EXTENSION allocation VERSION '1.0';
 SELECT extversion AS installed FROM pg_extension WHERE extname = 'allocation';
 SELECT allocation.add_batch('b1', 'OLD-LAMP', 10, NULL);
 SELECT allocation.allocate('o1', 'OLD-LAMP', 4);
-ALTER EXTENSION allocation UPDATE;
+ALTER EXTENSION allocation UPDATE TO '1.1';
+ALTER EXTENSION allocation UPDATE TO '1.2';
 SELECT extversion AS updated FROM pg_extension WHERE extname = 'allocation';
 
 -- nothing differs either way
@@ -66,5 +72,33 @@ ORDER BY 1, 2;
 SELECT * FROM allocation.allocate_order('o2', ARRAY['OLD-LAMP'], ARRAY[6]);
 SELECT * FROM allocation.check();
 SELECT orderid, batchref FROM allocation.allocations_view ORDER BY orderid;
-\dx+ allocation
+ROLLBACK;
+
+-- the README's GRANT lines on 1.0 still let each role call every function
+-- it could call, after the update to the newest version; the grants on the
+-- functions an update added are not "initial privileges", so pg_dump keeps
+-- them like the DBA's own
+BEGIN;
+DROP EXTENSION allocation;
+CREATE EXTENSION allocation VERSION '1.0';
+CREATE ROLE al_app NOLOGIN;
+CREATE ROLE al_reporting NOLOGIN;
+GRANT USAGE ON SCHEMA allocation TO al_app;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA allocation TO al_app;
+GRANT USAGE ON SCHEMA allocation TO al_reporting;
+GRANT EXECUTE ON FUNCTION allocation.allocations(text) TO al_reporting;
+ALTER EXTENSION allocation UPDATE;
+SELECT p.oid::regprocedure AS function,
+       has_function_privilege('al_app', p.oid, 'EXECUTE') AS app,
+       has_function_privilege('al_reporting', p.oid, 'EXECUTE') AS reporting,
+       i.initprivs
+FROM pg_proc p
+LEFT JOIN pg_init_privs i ON i.objoid = p.oid AND i.classoid = 'pg_proc'::regclass
+WHERE p.pronamespace = 'allocation'::regnamespace
+ORDER BY p.oid::regprocedure::text COLLATE "C";
+SET ROLE al_app;
+SELECT allocation.add_batch('b1', 'LAMP', 10, NULL);
+SELECT * FROM allocation.allocate_order('o1', ARRAY['LAMP'], ARRAY[2]);
+SELECT * FROM allocation.check();
+RESET ROLE;
 ROLLBACK;

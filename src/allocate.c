@@ -11,7 +11,7 @@
  * so it sees what the previous lock holder committed; under REPEATABLE READ
  * the lock of a row changed since the snapshot raises 40001.
  *
- * Licence: PostgreSQL Licence.
+ * Copyright (c) 2026, The allocation developers.  PostgreSQL Licence (LICENSE).
  *
  *-------------------------------------------------------------------------
  */

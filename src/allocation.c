@@ -6,7 +6,7 @@
  * The SQL functions are declared without STRICT, so a NULL argument reaches
  * these checks and becomes a clear 22004 instead of a silent NULL result.
  *
- * Licence: PostgreSQL Licence.
+ * Copyright (c) 2026, The allocation developers.  PostgreSQL Licence (LICENSE).
  *
  *-------------------------------------------------------------------------
  */
@@ -14,7 +14,6 @@
 
 #include "executor/spi.h"
 #include "mb/pg_wchar.h"
-#include "parser/scansup.h"
 #include "utils/array.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -23,8 +22,12 @@
 
 PG_MODULE_MAGIC;
 
-/* allocation.notify: whether events are also sent with NOTIFY at commit. */
-bool		AlNotifyEnabled = true;
+/*
+ * allocation.notify: whether events are also sent with NOTIFY at commit.
+ * Off by default: PostgreSQL serializes the commits of every notifying
+ * transaction in the cluster, and logical decoding is the delivery path.
+ */
+bool		AlNotifyEnabled = false;
 
 void		_PG_init(void);
 
@@ -36,10 +39,11 @@ _PG_init(void)
 {
 	DefineCustomBoolVariable("allocation.notify",
 							 "Sends line_allocated and out_of_stock notifications at commit.",
-							 "PostgreSQL serializes the commits of all transactions that "
-							 "notify, so a relay that reads allocation.events may turn this off.",
+							 "A wake-up for small set-ups: any role that can connect may "
+							 "listen to them or send forged ones, and PostgreSQL serializes "
+							 "the commits of all transactions that notify.",
 							 &AlNotifyEnabled,
-							 true,
+							 false,
 							 PGC_USERSET,
 							 0,
 							 NULL, NULL, NULL);
@@ -47,18 +51,37 @@ _PG_init(void)
 }
 
 /*
- * is_blank: true when the text is empty or only ASCII white space.
+ * is_white_space: whether a Unicode code point has the White_Space
+ * property (ASCII blanks, NEL, NBSP, the typographic spaces, line and
+ * paragraph separators, ideographic space).
+ */
+static bool
+is_white_space(pg_wchar c)
+{
+	return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 ||
+		c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 ||
+		c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
+}
+
+/*
+ * is_blank: true when the text is empty or only white space: any Unicode
+ * white space in a UTF8 database, ASCII white space in others.
  */
 static bool
 is_blank(text *value)
 {
-	const char *p = VARDATA_ANY(value);
-	const char *end = p + VARSIZE_ANY_EXHDR(value);
+	const unsigned char *p = (const unsigned char *) VARDATA_ANY(value);
+	const unsigned char *end = p + VARSIZE_ANY_EXHDR(value);
+	bool		utf8 = GetDatabaseEncoding() == PG_UTF8;
 
-	for (; p < end; p++)
+	while (p < end)
 	{
-		if (!scanner_isspace(*p))
+		int			len = utf8 ? pg_utf_mblen(p) : 1;
+		pg_wchar	c = (utf8 && len <= end - p) ? utf8_to_unicode(p) : *p;
+
+		if (!is_white_space(c))
 			return false;
+		p += len;
 	}
 	return true;
 }
@@ -164,11 +187,13 @@ AlArrayArg(FunctionCallInfo fcinfo, int argno, const char *argname, Oid elemtype
 }
 
 /*
- * AlConnect: open SPI for one entry point.  Errors unwind it for us.
+ * AlConnect: check the schema, then open SPI for one entry point.  Errors
+ * unwind it for us.
  */
 void
 AlConnect(void)
 {
+	AlCheckSchema();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "allocation: SPI_connect failed");
 }

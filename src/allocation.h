@@ -4,7 +4,7 @@
  *		The map of the allocation extension: error codes and the entry
  *		points each file offers the others.
  *
- * Licence: PostgreSQL Licence.
+ * Copyright (c) 2026, The allocation developers.  PostgreSQL Licence (LICENSE).
  *
  *-------------------------------------------------------------------------
  */
@@ -37,6 +37,9 @@ extern void AlArrayArg(FunctionCallInfo fcinfo, int argno, const char *argname,
 					   Oid elemtype, Datum **elems, bool **nulls, int *nelems);
 extern void AlConnect(void);
 extern void AlFinish(void);
+
+/* schema.c */
+extern void AlCheckSchema(void);
 
 /* plans.c */
 typedef enum AlStatementId

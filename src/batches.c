@@ -4,7 +4,7 @@
  *		add_batch and change_batch_quantity, with the reallocation of the
  *		lines a shrunken batch can no longer hold.
  *
- * Licence: PostgreSQL Licence.
+ * Copyright (c) 2026, The allocation developers.  PostgreSQL Licence (LICENSE).
  *
  *-------------------------------------------------------------------------
  */

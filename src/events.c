@@ -8,7 +8,7 @@
  * function a caller could shadow is ever looked up.  The NOTIFY payload is
  * the jsonb's own text, identical to payload::text in the outbox.
  *
- * Licence: PostgreSQL Licence.
+ * Copyright (c) 2026, The allocation developers.  PostgreSQL Licence (LICENSE).
  *
  *-------------------------------------------------------------------------
  */

@@ -5,7 +5,7 @@
  *		locking its products in one global order so that orders never
  *		deadlock.
  *
- * Licence: PostgreSQL Licence.
+ * Copyright (c) 2026, The allocation developers.  PostgreSQL Licence (LICENSE).
  *
  *-------------------------------------------------------------------------
  */
@@ -180,9 +180,10 @@ record_short_lines(OrderLine *lines, int nlines, int nnew)
  * RETURNS TABLE (sku text, batchref text)
  *
  * Allocates every line of the order by the rule of allocate, or none: when
- * a line fits nowhere, records OutOfStock for each short sku and returns
- * every line with a NULL batchref.  Lines the order already holds with the
- * same qty keep their batch.  Rows come in byte order of sku.
+ * a line fits nowhere, records OutOfStock for each short sku, allocates
+ * none of the new lines and returns them with a NULL batchref.  Lines the
+ * order already holds with the same qty keep their batch, and are returned
+ * with it either way.  Rows come in byte order of sku.
  *
  * Locks the order's products, and only those, in byte order of sku: two
  * orders over the same skus wait for each other but never deadlock.
@@ -213,8 +214,12 @@ allocation_allocate_order(PG_FUNCTION_ARGS)
 	nnew = find_held_lines(orderid, lines, nlines);
 	if (nnew > 0 && record_short_lines(lines, nlines, nnew))
 	{
+		/* Nothing new is allocated; lines held before keep their batch. */
 		for (i = 0; i < nlines; i++)
-			lines[i].batchref = NULL;
+		{
+			if (!lines[i].held)
+				lines[i].batchref = NULL;
+		}
 	}
 	else
 	{

@@ -9,7 +9,7 @@
  * catalog name can change what runs.  Caller values are always $n
  * parameters.
  *
- * Licence: PostgreSQL Licence.
+ * Copyright (c) 2026, The allocation developers.  PostgreSQL Licence (LICENSE).
  *
  *-------------------------------------------------------------------------
  */
@@ -103,7 +103,8 @@ static const AlStatement statements[AL_STMT_COUNT] = {
 
 	/*
 	 * The batch choice rule: warehouse stock (eta NULL) first, then the
-	 * earliest eta, ties by reference.  "in_stock" is the predicate of
+	 * earliest eta, ties by reference in byte order (the same answer in
+	 * every database, whatever its collation).  "in_stock" is the predicate of
 	 * batches_in_stock_idx, so only batches with stock are ever read,
 	 * however many exhausted batches the product has.
 	 */
@@ -118,7 +119,7 @@ static const AlStatement statements[AL_STMT_COUNT] = {
 		"      AND in_stock\n"
 		"      AND (purchased_quantity OPERATOR(pg_catalog.-) allocated_quantity)\n"
 		"          OPERATOR(pg_catalog.>=) $2\n"
-		"    ORDER BY eta NULLS FIRST, reference\n"
+		"    ORDER BY eta NULLS FIRST, reference COLLATE pg_catalog.\"C\"\n"
 		"    LIMIT 1)\n"
 		"RETURNING reference",
 		2, {TEXTOID, INT4OID}, SPI_OK_UPDATE_RETURNING, false
@@ -169,7 +170,7 @@ static const AlStatement statements[AL_STMT_COUNT] = {
 		"SELECT sku, batch_reference\n"
 		"FROM allocation.order_lines\n"
 		"WHERE orderid OPERATOR(pg_catalog.=) $1\n"
-		"ORDER BY sku",
+		"ORDER BY sku COLLATE pg_catalog.\"C\"",
 		1, {TEXTOID}, SPI_OK_SELECT, true
 	},
 	/*
@@ -272,7 +273,8 @@ static const AlStatement statements[AL_STMT_COUNT] = {
 		"    WHERE e.event OPERATOR(pg_catalog.=) 'Allocated'::pg_catalog.text\n"
 		"      AND l.orderid IS NULL\n"
 		") AS violations (problem, detail)\n"
-		"ORDER BY problem, detail::pg_catalog.text",
+		"ORDER BY problem COLLATE pg_catalog.\"C\",\n"
+		"         detail::pg_catalog.text COLLATE pg_catalog.\"C\"",
 		0, {InvalidOid}, SPI_OK_SELECT, true
 	},
 };

@@ -5,7 +5,7 @@
  *		set-returning functions.  Both read under the caller's snapshot and
  *		take no locks.
  *
- * Licence: PostgreSQL Licence.
+ * Copyright (c) 2026, The allocation developers.  PostgreSQL Licence (LICENSE).
  *
  *-------------------------------------------------------------------------
  */

@@ -1,0 +1,225 @@
+/* allocation--1.2.sql: a fresh install of 1.2 (1.1 plus allocation--1.1--1.2.sql) */
+
+-- complain if script is sourced in psql, rather than via CREATE EXTENSION
+\echo Use "CREATE EXTENSION allocation" to load this file. \quit
+
+-- Every name from outside the extension is schema-qualified, operators
+-- included, so that objects planted in other schemas change nothing here
+-- (PostgreSQL documentation, "Security Considerations for Extension Scripts").
+
+-------------------------------------------------------------------------------
+-- the schema
+-------------------------------------------------------------------------------
+
+-- The functions run as the extension's owner and name their tables
+-- allocation.*, so whoever owns schema allocation decides what they run.
+-- CREATE EXTENSION reuses an existing schema of that name: accept only an
+-- empty one that the installing role owns, never one another role made.
+DO $$
+DECLARE
+    schema_owner name;
+BEGIN
+    SELECT pg_catalog.pg_get_userbyid(nspowner) INTO schema_owner
+    FROM pg_catalog.pg_namespace
+    WHERE nspname OPERATOR(pg_catalog.=) 'allocation';
+    IF schema_owner OPERATOR(pg_catalog.<>) CURRENT_USER THEN
+        RAISE EXCEPTION 'schema "allocation" already exists and is owned by role "%"', schema_owner
+            USING ERRCODE = 'duplicate_schema',
+                  DETAIL = 'The extension''s functions run as its owner, so its schema must not belong to another role.',
+                  HINT = 'Drop or rename that schema, then install again: CREATE EXTENSION creates it.';
+    END IF;
+    IF EXISTS (SELECT FROM pg_catalog.pg_class
+               WHERE relnamespace OPERATOR(pg_catalog.=) 'allocation'::pg_catalog.regnamespace)
+       OR EXISTS (SELECT FROM pg_catalog.pg_proc
+                  WHERE pronamespace OPERATOR(pg_catalog.=) 'allocation'::pg_catalog.regnamespace)
+       OR EXISTS (SELECT FROM pg_catalog.pg_type
+                  WHERE typnamespace OPERATOR(pg_catalog.=) 'allocation'::pg_catalog.regnamespace) THEN
+        RAISE EXCEPTION 'schema "allocation" already exists and is not empty'
+            USING ERRCODE = 'duplicate_schema',
+                  HINT = 'Drop or rename that schema, then install again: CREATE EXTENSION creates it.';
+    END IF;
+END
+$$;
+
+-------------------------------------------------------------------------------
+-- tables
+-------------------------------------------------------------------------------
+
+-- The aggregate: one row per sku, locked by every change to its stock.
+-- Free space on each page lets the version updates stay HOT.
+CREATE TABLE allocation.products (
+    sku            text   PRIMARY KEY,
+    version_number bigint NOT NULL DEFAULT 0
+) WITH (fillfactor = 50);
+
+-- allocated_quantity is the sum of the batch's lines, kept by the functions
+-- under the product lock; the CHECK makes an oversell impossible to commit.
+-- in_stock changes only when a batch runs out or gets stock again, so the
+-- update of allocated_quantity that every allocation makes touches no
+-- indexed column and stays HOT (no index entries, no index bloat).
+CREATE TABLE allocation.batches (
+    reference          text    PRIMARY KEY,
+    sku                text    NOT NULL REFERENCES allocation.products (sku),
+    eta                date,
+    purchased_quantity integer NOT NULL,
+    allocated_quantity integer NOT NULL DEFAULT 0,
+    in_stock           boolean NOT NULL GENERATED ALWAYS AS (
+                           allocated_quantity OPERATOR(pg_catalog.<) purchased_quantity) STORED,
+    CONSTRAINT batches_quantities_check CHECK (
+        allocated_quantity OPERATOR(pg_catalog.>=) 0
+        AND allocated_quantity OPERATOR(pg_catalog.<=) purchased_quantity)
+) WITH (fillfactor = 50);
+
+-- id orders the lines of a batch by allocation time (most recent last).
+CREATE SEQUENCE allocation.order_lines_id_seq;
+
+CREATE TABLE allocation.order_lines (
+    orderid         text    NOT NULL,
+    sku             text    NOT NULL,
+    qty             integer NOT NULL CHECK (qty OPERATOR(pg_catalog.>) 0),
+    batch_reference text    NOT NULL REFERENCES allocation.batches (reference),
+    id              bigint  NOT NULL
+                    DEFAULT pg_catalog.nextval('allocation.order_lines_id_seq'::pg_catalog.regclass),
+    PRIMARY KEY (orderid, sku)
+);
+
+ALTER SEQUENCE allocation.order_lines_id_seq OWNED BY allocation.order_lines.id;
+
+-- The outbox.  Ids are taken under the product lock, so one product's
+-- events are in the order of its changes.
+CREATE SEQUENCE allocation.events_id_seq;
+
+CREATE TABLE allocation.events (
+    id          bigint      PRIMARY KEY
+                DEFAULT pg_catalog.nextval('allocation.events_id_seq'::pg_catalog.regclass),
+    occurred_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    event       text        NOT NULL,
+    payload     jsonb       NOT NULL
+);
+
+ALTER SEQUENCE allocation.events_id_seq OWNED BY allocation.events.id;
+
+-------------------------------------------------------------------------------
+-- indexes
+-------------------------------------------------------------------------------
+
+-- The batch choice reads only batches that still have stock, in choice
+-- order, so its cost does not grow with exhausted batches.
+-- Ties go by reference in byte order, whatever the database's collation.
+CREATE INDEX batches_in_stock_idx
+    ON allocation.batches (sku, eta NULLS FIRST, reference COLLATE pg_catalog."C")
+    WHERE in_stock;
+
+-- Reallocation takes a batch's most recent lines first.
+CREATE INDEX order_lines_batch_idx
+    ON allocation.order_lines (batch_reference, id);
+
+-------------------------------------------------------------------------------
+-- views
+-------------------------------------------------------------------------------
+
+CREATE VIEW allocation.batch_stock AS
+SELECT reference,
+       sku,
+       eta,
+       purchased_quantity,
+       allocated_quantity,
+       purchased_quantity OPERATOR(pg_catalog.-) allocated_quantity AS available_quantity
+FROM allocation.batches;
+
+-- The read model: always the write side itself, so never stale.
+CREATE VIEW allocation.allocations_view AS
+SELECT orderid,
+       sku,
+       batch_reference AS batchref
+FROM allocation.order_lines;
+
+-------------------------------------------------------------------------------
+-- functions
+-------------------------------------------------------------------------------
+
+-- The writers run as the extension owner: they are the only write path.
+CREATE FUNCTION allocation.add_batch(ref text, sku text, qty integer, eta date DEFAULT NULL)
+RETURNS void
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'allocation_add_batch';
+
+CREATE FUNCTION allocation.allocate(orderid text, sku text, qty integer)
+RETURNS text
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'allocation_allocate';
+
+CREATE FUNCTION allocation.deallocate(orderid text, sku text)
+RETURNS text
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'allocation_deallocate';
+
+CREATE FUNCTION allocation.change_batch_quantity(ref text, qty integer)
+RETURNS void
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'allocation_change_batch_quantity';
+
+CREATE FUNCTION allocation.allocations(orderid text)
+RETURNS TABLE (sku text, batchref text)
+LANGUAGE C STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'allocation_allocations';
+
+-- All or nothing, locking the order's products in byte order of sku.
+CREATE FUNCTION allocation.allocate_order(orderid text, skus text[], qtys integer[])
+RETURNS TABLE (sku text, batchref text)
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'allocation_allocate_order';
+
+-- Reads under the caller's snapshot and takes no locks.
+CREATE FUNCTION allocation.check()
+RETURNS TABLE (problem text, detail jsonb)
+LANGUAGE C STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'allocation_check';
+
+-------------------------------------------------------------------------------
+-- comments
+-------------------------------------------------------------------------------
+
+COMMENT ON TABLE allocation.products IS 'one row per sku: the aggregate whose row lock guards its batches and lines';
+COMMENT ON TABLE allocation.batches IS 'stock: purchased and allocated quantity per batch';
+COMMENT ON TABLE allocation.order_lines IS 'order lines allocated to batches';
+COMMENT ON TABLE allocation.events IS 'outbox of domain events, in commit-safe id order per product';
+COMMENT ON VIEW allocation.batch_stock IS 'batches with their available quantity';
+COMMENT ON VIEW allocation.allocations_view IS 'read model: (orderid, sku, batchref) of every allocated line';
+COMMENT ON FUNCTION allocation.add_batch(text, text, integer, date) IS 'add a batch of stock, creating the product on its first batch';
+COMMENT ON FUNCTION allocation.allocate(text, text, integer) IS 'allocate an order line to the best batch; returns its reference or NULL when out of stock';
+COMMENT ON FUNCTION allocation.deallocate(text, text) IS 'free an order line; returns the batch it held or NULL';
+COMMENT ON FUNCTION allocation.change_batch_quantity(text, integer) IS 'set a batch''s purchased quantity, reallocating lines it can no longer hold';
+COMMENT ON FUNCTION allocation.allocations(text) IS 'the batches an order''s lines are allocated to, by sku';
+COMMENT ON FUNCTION allocation.allocate_order(text, text[], integer[]) IS 'allocate every line of an order, or none; returns (sku, batchref) by sku';
+COMMENT ON FUNCTION allocation.check() IS 'one row per violated invariant of the stored data; none when consistent';
+
+-------------------------------------------------------------------------------
+-- dump
+-------------------------------------------------------------------------------
+
+-- pg_dump keeps the data of these (sequences too, or ids would restart).
+SELECT pg_catalog.pg_extension_config_dump('allocation.products', '');
+SELECT pg_catalog.pg_extension_config_dump('allocation.batches', '');
+SELECT pg_catalog.pg_extension_config_dump('allocation.order_lines', '');
+SELECT pg_catalog.pg_extension_config_dump('allocation.order_lines_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('allocation.events', '');
+SELECT pg_catalog.pg_extension_config_dump('allocation.events_id_seq', '');
+
+-------------------------------------------------------------------------------
+-- privileges
+-------------------------------------------------------------------------------
+
+-- Nobody but the owner reads or writes anything until a DBA grants it
+-- (see README, "Security"); the functions are the only write path.
+REVOKE ALL ON SCHEMA allocation FROM PUBLIC;
+REVOKE ALL ON ALL TABLES IN SCHEMA allocation FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA allocation FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA allocation FROM PUBLIC;
