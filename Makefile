@@ -14,12 +14,18 @@ OBJS = \
 	src/events.o \
 	src/orders.o \
 	src/plans.o \
-	src/read.o
-DATA = $(wildcard allocation--*.sql)
+	src/read.o \
+	src/schema.o
+DATA = \
+	allocation--1.0.sql \
+	allocation--1.0--1.1.sql \
+	allocation--1.1.sql \
+	allocation--1.1--1.2.sql \
+	allocation--1.2.sql
 PGFILEDESC = "allocation - stock allocation inside PostgreSQL"
 
-REGRESS = setup batches product handlers views api unit_of_work orders check errors hostile security shadowing upgrade no_leaks
-REGRESS_OPTS = --inputdir=.
+REGRESS = setup batches product handlers views api unit_of_work orders check errors hostile security shadowing takeover collation upgrade no_leaks
+REGRESS_OPTS = --inputdir=. --load-extension=allocation
 ISOLATION = rc_same_sku rr_same_sku two_skus notify_after_commit order_lock_order
 ISOLATION_OPTS = --load-extension=allocation
 TAP_TESTS = 1
@@ -28,6 +34,14 @@ PG_CONFIG ?= pg_config
 PG_CPPFLAGS += -isystem $(shell $(PG_CONFIG) --includedir-server)
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+$(OBJS): src/allocation.h
+
+# Debian's pg_buildext builds in build-<version>/ with VPATH: objects go to
+# a src/ folder there.
+ifdef VPATH
+$(shell mkdir -p src)
+endif
 
 .PHONY: demo test bench
 demo:

@@ -1,16 +1,23 @@
 # scripts/common.sh: set-up shared by scripts/demo, scripts/test and bench/run.
 #
 # Installs what a bare Debian 12 machine lacks, builds and installs the
-# extension, and runs a throwaway PostgreSQL 15 cluster in a temp folder.
+# extension, and runs a throwaway PostgreSQL cluster in a temp folder.
 # initdb and pg_ctl refuse to run as root, so as root the cluster (and any
 # command that needs it) runs as the postgres user.
+#
+# PG_MAJOR picks the PostgreSQL major version (default: the newest one
+# installed, else 15, Debian 12's).
 
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PG_BIN=/usr/lib/postgresql/15/bin
+if [ -z "${PG_MAJOR:-}" ]; then
+	PG_MAJOR=$(ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -n 1)
+	PG_MAJOR=${PG_MAJOR:-15}
+fi
+PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
 export PATH="$PG_BIN:$PATH"	# this server's psql, pgbench and pg_dump, whatever else is installed
-PACKAGES=(build-essential postgresql-15 postgresql-server-dev-15 libipc-run-perl)
+PACKAGES=(build-essential "postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR" libipc-run-perl)
 
 # Run a command as root (directly, or through sudo for a developer).
 as_root() {
@@ -44,6 +51,23 @@ build_install() {
 	echo "== building"
 	make -C "$ROOT" -s PG_CONFIG="$PG_BIN/pg_config" PG_CFLAGS="${PG_CFLAGS:-}"
 	as_root make -C "$ROOT" -s install PG_CONFIG="$PG_BIN/pg_config" >/dev/null
+}
+
+# package_install: build the Debian package from a copy of the tree and
+# install it, so that the suites run against what a DBA would install.
+package_install() {
+	local build
+	echo "== building and installing the Debian package"
+	build=$(mktemp -d /tmp/allocation-deb.XXXXXX)
+	mkdir "$build/src"
+	tar -C "$ROOT" --exclude=.git --exclude='./build-*' -cf - . | tar -C "$build/src" -xf -
+	(cd "$build/src" && make -s clean >/dev/null 2>&1; dpkg-buildpackage -us -uc -b >"$build/build.log" 2>&1) ||
+		{ cat "$build/build.log"; return 1; }
+	as_root env DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends --reinstall \
+		"$build"/postgresql-"$PG_MAJOR"-allocation_*.deb >/dev/null
+	dpkg-query -W -f='== installed ${Package} ${Version}\n' "postgresql-$PG_MAJOR-allocation"
+	rm -rf "$build"
 }
 
 # cluster_start: initdb and start a cluster in a new temp folder, listening

@@ -26,6 +26,7 @@ SELECT allocation.allocate('o2', 'LAMP', 2);
 SELECT allocation.allocate('o3', 'DESK', 1);
 SELECT allocation.allocate('o4', 'DESK', 1);
 SELECT allocation.deallocate('o4', 'DESK');
+SELECT allocation.allocate('o5', 'LAMP', 8);
 -- a total that drifted from its lines
 UPDATE allocation.batches SET allocated_quantity = 4 WHERE reference = 'b1';
 -- a line moved to a batch of another sku
@@ -34,7 +35,8 @@ UPDATE allocation.order_lines SET batch_reference = 'd1' WHERE orderid = 'o2';
 DELETE FROM allocation.events WHERE payload ->> 'orderid' = 'o3';
 -- a line freed without its Deallocated event
 DELETE FROM allocation.events WHERE payload ->> 'orderid' = 'o4' AND event = 'Deallocated';
--- an oversold batch and a line on a missing batch, past the constraints
+-- an oversold batch (b2 holds o5's 8 units) and a line on a missing batch,
+-- past the constraints
 ALTER TABLE allocation.batches DROP CONSTRAINT batches_quantities_check;
 UPDATE allocation.batches SET purchased_quantity = 0 WHERE reference = 'b2';
 SET LOCAL session_replication_role = replica;

@@ -92,6 +92,24 @@ SAVEPOINT s;
 SELECT allocation.add_batch(E' \t\n', 'CHAIR', 10);
 \echo :LAST_ERROR_SQLSTATE
 ROLLBACK TO SAVEPOINT s;
+-- Unicode white space only (NBSP, ideographic space, vertical tab, line
+-- separator, NEL) is blank too; a letter among them is not
+SAVEPOINT s;
+SELECT allocation.add_batch(U&'\00A0\3000', 'CHAIR', 10);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO SAVEPOINT s;
+SAVEPOINT s;
+SELECT allocation.add_batch('b9', U&'\000B\2028\0085\2003', 10);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO SAVEPOINT s;
+SAVEPOINT s;
+SELECT allocation.allocate(U&'\202F', 'CHAIR', 1);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO SAVEPOINT s;
+SAVEPOINT s;
+SELECT allocation.add_batch(U&'\00A0x\3000', 'CHAIR', 10);
+SELECT count(*) AS kept_as_given FROM allocation.batches WHERE reference = U&'\00A0x\3000';
+ROLLBACK TO SAVEPOINT s;
 SAVEPOINT s;
 SELECT allocation.allocate('', 'CHAIR', 1);
 \echo :LAST_ERROR_SQLSTATE

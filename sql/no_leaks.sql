@@ -1,7 +1,15 @@
 -- no_leaks: every case rolled back, so every table of the extension is empty
-SELECT c.relname, (xpath('/row/n/text()',
-                         query_to_xml(format('SELECT count(*) AS n FROM %s', c.oid::regclass),
-                                      false, true, '')))[1]::text::int AS rows
+CREATE FUNCTION pg_temp.row_count(rel regclass) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    n bigint;
+BEGIN
+    EXECUTE format('SELECT count(*) FROM %s', rel) INTO n;
+    RETURN n;
+END
+$$;
+
+SELECT c.relname, pg_temp.row_count(c.oid) AS rows
 FROM pg_class c
 WHERE c.relnamespace = 'allocation'::regnamespace
   AND c.relkind = 'r'

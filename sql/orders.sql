@@ -36,6 +36,16 @@ SELECT reference, allocated_quantity FROM allocation.batch_stock ORDER BY refere
 SELECT count(*) AS lines FROM allocation.allocations_view;
 ROLLBACK;
 
+-- a short order that repeats lines the order already holds: those stay
+-- allocated and come back with their batch; the new ones get NULL
+BEGIN;
+SELECT allocation.add_batch('lamp-b', 'LAMP', 10, NULL);
+SELECT allocation.add_batch('desk-b', 'DESK', 1, NULL);
+SELECT allocation.allocate('order1', 'LAMP', 2);
+SELECT * FROM allocation.allocate_order('order1', ARRAY['LAMP', 'DESK'], ARRAY[2, 5]);
+SELECT * FROM allocation.allocations('order1');
+ROLLBACK;
+
 -- idempotent: the same order again returns the batches it holds, changes nothing
 BEGIN;
 SELECT allocation.add_batch('lamp-b', 'LAMP', 10, NULL);

@@ -33,6 +33,9 @@ my $workload = q{
 	SELECT allocation.change_batch_quantity('b3', 1);
 };
 
+my $newest = $node->safe_psql('postgres',
+	q{SELECT default_version FROM pg_available_extensions WHERE name = 'allocation'});
+
 for my $version ('1.1', '1.0')
 {
 	my $src = "src_$version";
@@ -52,7 +55,7 @@ for my $version ('1.1', '1.0')
 		"pg_restore into a fresh database");
 
 	is($node->safe_psql($dst, q{SELECT extversion FROM pg_extension WHERE extname = 'allocation'}),
-		'1.1', "a dump made at $version restores at the newest version");
+		$newest, "a dump made at $version restores at the newest version");
 	my $before = $node->safe_psql($src, $content_query);
 	cmp_ok(length($before), '>', 1000, 'the source holds a shop with history');
 	is($node->safe_psql($dst, $content_query), $before,
@@ -74,6 +77,35 @@ for my $version ('1.1', '1.0')
 	is($node->safe_psql($dst, 'SELECT count(*) FROM allocation.check()'), '0',
 		'a reallocation after the restore keeps every invariant');
 }
+
+# The README's grants made at 1.0, then an update: the role can call every
+# function, and still can in a dump of that database restored elsewhere
+# (the grants an update copies to new functions are dumped like the DBA's).
+$node->safe_psql('postgres', 'CREATE ROLE app LOGIN');
+$node->safe_psql('postgres', 'CREATE DATABASE granted');
+$node->safe_psql('granted', q{
+	CREATE EXTENSION allocation VERSION '1.0';
+	GRANT USAGE ON SCHEMA allocation TO app;
+	GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA allocation TO app;
+	ALTER EXTENSION allocation UPDATE;
+});
+my $callable = q{
+	SELECT count(*) FILTER (WHERE NOT has_function_privilege('app', oid, 'EXECUTE')) || ' of '
+	       || count(*) || ' not callable'
+	FROM pg_proc WHERE pronamespace = 'allocation'::regnamespace
+};
+my $nfunctions = $node->safe_psql('granted', q{SELECT count(*) FROM pg_proc WHERE pronamespace = 'allocation'::regnamespace});
+is($node->safe_psql('granted', $callable), "0 of $nfunctions not callable",
+	'after 1.0 and an update, the application role can call every function');
+my $dump = $PostgreSQL::Test::Utils::tmp_check . '/granted.dump';
+$node->command_ok([ 'pg_dump', '-Fc', '-f', $dump, '-d', $node->connstr('granted') ], 'pg_dump of the updated database');
+$node->safe_psql('postgres', 'CREATE DATABASE granted_restored');
+$node->command_ok([ 'pg_restore', '--exit-on-error', '-d', $node->connstr('granted_restored'), $dump ],
+	'pg_restore of it');
+is($node->safe_psql('granted_restored', $callable), "0 of $nfunctions not callable",
+	'restored, the application role can still call every function');
+is($node->safe_psql('granted_restored', q{SET ROLE app; SELECT count(*) FROM allocation.check()}), '0',
+	'and does: check() runs as the application role');
 
 $node->stop;
 done_testing();

@@ -153,7 +153,9 @@ class Model:
         if short:
             for sku in short:
                 self.events.append(("OutOfStock", {"sku": sku}))
-            return [(sku, None) for sku, _ in order]
+            # nothing new is allocated; lines held before keep their batch
+            return [(sku, self.lines[(orderid, sku)]["batch"] if (orderid, sku) in self.lines else None)
+                    for sku, _ in order]
         for sku, qty in new:
             self.place(orderid, sku, qty)
             self.versions[sku] += 1

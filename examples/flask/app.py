@@ -30,7 +30,12 @@ HTTP_STATUS = {
 
 
 class BadRequest(Exception):
-    """A request the API refuses before it reaches the database."""
+    """A request the API refuses before it reaches the database, naming the
+    field at fault."""
+
+    def __init__(self, message, field=None):
+        super().__init__(message)
+        self.field = field
 
 
 class PooledDatabase:
@@ -75,12 +80,15 @@ def field(body, name, kind, optional=False):
     if value is None and optional:
         return None
     if not isinstance(value, kind) or isinstance(value, bool):
-        raise BadRequest("%s must be a %s" % (name, "string" if kind is str else "integer"))
+        raise BadRequest("%s must be a %s" % (name, "string" if kind is str else "integer"), name)
+    if kind is int and not -2 ** 31 <= value < 2 ** 31:
+        raise BadRequest("%s is out of range for an integer" % name, name)
     return value
 
 
 def json_body():
-    body = request.get_json(silent=True)
+    """The request body as a JSON object, whatever Content-Type says."""
+    body = request.get_json(force=True, silent=True)
     if not isinstance(body, dict):
         raise BadRequest("the request body must be a JSON object")
     return body
@@ -91,14 +99,22 @@ def create_app(database):
 
     @app.errorhandler(BadRequest)
     def bad_request(error):
-        return jsonify(message=str(error)), 400
+        return jsonify(message=str(error), field=error.field), 400
 
     @app.errorhandler(psycopg2.Error)
     def database_error(error):
         status = HTTP_STATUS.get(error.pgcode)
         if status is None:
             raise error
-        return jsonify(message=error.diag.message_primary), status
+        message = error.diag.message_primary
+        if status != 400:
+            return jsonify(message=message), status
+        # The extension's argument errors start with the argument's name
+        # ("qty must be at least 1, not 0"); AL001 is about the sku.
+        first_word = message.split(" ", 1)[0]
+        body = request.get_json(force=True, silent=True) or {}
+        name = "sku" if error.pgcode == "AL001" else first_word if first_word in body else None
+        return jsonify(message=message, field=name), status
 
     @app.post("/add_batch")
     def add_batch():
@@ -108,7 +124,7 @@ def create_app(database):
             try:
                 eta = datetime.date.fromisoformat(eta)
             except ValueError:
-                raise BadRequest("eta must be an ISO date (YYYY-MM-DD) or null")
+                raise BadRequest("eta must be an ISO date (YYYY-MM-DD) or null", "eta")
         args = (field(body, "ref", str), field(body, "sku", str), field(body, "qty", int), eta)
         with database.unit_of_work() as cur:
             cur.execute("SELECT allocation.add_batch(%s::text, %s::text, %s::integer, %s::date)", args)
@@ -124,6 +140,17 @@ def create_app(database):
         if batchref is None:
             return jsonify(message="Out of stock for sku %s" % args[1]), 409
         return jsonify(batchref=batchref), 202
+
+    @app.post("/deallocate")
+    def deallocate():
+        body = json_body()
+        args = (field(body, "orderid", str), field(body, "sku", str))
+        with database.unit_of_work() as cur:
+            cur.execute("SELECT allocation.deallocate(%s::text, %s::text)", args)
+            batchref = cur.fetchone()[0]
+        if batchref is None:
+            return jsonify(message="order line %s/%s is not allocated" % args), 404
+        return jsonify(batchref=batchref), 200
 
     @app.get("/allocations/<orderid>")
     def allocations(orderid):

@@ -42,12 +42,13 @@ class HttpClient:
     def __init__(self, base_url):
         self.base_url = base_url
 
-    def open(self, method, path, data=None, json_body=None):
+    def open(self, method, path, data=None, json_body=None, content_type="application/json"):
         if json_body is not None:
             data = json.dumps(json_body)
+        headers = {} if content_type is None else {"Content-Type": content_type}
         request = urllib.request.Request(self.base_url + path, method=method,
                                          data=None if data is None else data.encode(),
-                                         headers={"Content-Type": "application/json"})
+                                         headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
                 return HttpResponse(response.status, response.read())
@@ -57,8 +58,8 @@ class HttpClient:
     def get(self, path):
         return self.open("GET", path)
 
-    def post(self, path, json=None, data=None):
-        return self.open("POST", path, data=data, json_body=json)
+    def post(self, path, json=None, data=None, content_type="application/json"):
+        return self.open("POST", path, data=data, json_body=json, content_type=content_type)
 
 
 class FlaskClient:
@@ -70,10 +71,10 @@ class FlaskClient:
     def get(self, path):
         return self.client.get(path)
 
-    def post(self, path, json=None, data=None):
+    def post(self, path, json=None, data=None, content_type="application/json"):
         if json is not None:
             return self.client.post(path, json=json)
-        return self.client.post(path, data=data, content_type="application/json")
+        return self.client.post(path, data=data, content_type=content_type)
 
 
 def free_port():

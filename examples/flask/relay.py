@@ -1,6 +1,12 @@
-"""The events relay: prints each line_allocated and out_of_stock event as a
+"""The NOTIFY relay: prints each line_allocated and out_of_stock event as a
 JSON line.  PostgreSQL delivers a NOTIFY only when its transaction commits,
 so nothing rolled back ever leaves the database.
+
+A wake-up for small set-ups, not a delivery guarantee: NOTIFY is opt-in
+(allocation.notify = on for the application's role), a notification sent
+while this relay is down is lost, and any role that can connect can send a
+forged one, so a payload that is not a JSON object is reported and skipped.
+For every event exactly once, use examples/relay/relay.py (logical decoding).
 
 Run it:  ALLOCATION_DSN="dbname=shop" /usr/bin/python3 relay.py
 """
@@ -33,7 +39,14 @@ def main():
         conn.poll()
         while conn.notifies:
             notify = conn.notifies.pop(0)
-            print(json.dumps({"channel": notify.channel, "payload": json.loads(notify.payload)}), flush=True)
+            try:
+                payload = json.loads(notify.payload)
+            except ValueError:
+                payload = None
+            if not isinstance(payload, dict):
+                print(json.dumps({"skipped": notify.channel, "payload": notify.payload}), file=sys.stderr, flush=True)
+                continue
+            print(json.dumps({"channel": notify.channel, "payload": payload}), flush=True)
             relayed += 1
     return 0
 

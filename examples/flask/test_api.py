@@ -53,7 +53,7 @@ def test_unhappy_path_returns_400_and_error_message(client, random_suffix):
     unknown_sku, orderid = random_sku(random_suffix), random_orderid(random_suffix)
     response = client.post("/allocate", json={"orderid": orderid, "sku": unknown_sku, "qty": 20})
     assert response.status_code == 400
-    assert response.get_json() == {"message": "Invalid sku %s" % unknown_sku}
+    assert response.get_json() == {"message": "Invalid sku %s" % unknown_sku, "field": "sku"}
 
     response = client.get("/allocations/%s" % orderid)
     assert response.status_code == 404
@@ -90,7 +90,16 @@ def test_malformed_json_is_400(client):
     for body in ["{not json", "", "[1, 2]", '"a string"', "null"]:
         response = client.post("/allocate", data=body)
         assert response.status_code == 400, body
-        assert response.get_json() == {"message": "the request body must be a JSON object"}
+        assert response.get_json() == {"message": "the request body must be a JSON object", "field": None}
+
+
+def test_json_body_is_read_whatever_its_content_type(client, random_suffix):
+    sku, ref = random_sku(random_suffix), random_batchref(random_suffix)
+    body = json.dumps({"ref": ref, "sku": sku, "qty": 5, "eta": None})
+    for content_type in ["text/plain", "application/x-www-form-urlencoded", None]:
+        response = client.post("/add_batch", data=body, content_type=content_type)
+        assert response.status_code in (201, 409), content_type
+    assert ref in [batch["reference"] for batch in client.get("/batches").get_json()]
 
 
 def test_missing_or_ill_typed_fields_are_400(client, random_suffix):
@@ -106,24 +115,42 @@ def test_missing_or_ill_typed_fields_are_400(client, random_suffix):
         response = client.post("/allocate", json=body)
         assert response.status_code == 400, (name, value)
         assert name in response.get_json()["message"], (name, value)
+        assert response.get_json()["field"] == name, (name, value)
 
 
 def test_values_the_database_refuses_are_400(client, random_suffix):
     sku = random_sku(random_suffix)
     post_to_add_batch(client, random_batchref(random_suffix), sku, 5, None)
-    for body, message in [
-        ({"orderid": "o", "sku": sku, "qty": 0}, "qty must be at least 1, not 0"),
-        ({"orderid": "", "sku": sku, "qty": 1}, "orderid must not be empty or blank"),
-        ({"orderid": "o", "sku": sku, "qty": 2 ** 31}, "out of range"),
+    for body, message, name in [
+        ({"orderid": "o", "sku": sku, "qty": 0}, "qty must be at least 1, not 0", "qty"),
+        ({"orderid": "", "sku": sku, "qty": 1}, "orderid must not be empty or blank", "orderid"),
+        ({"orderid": "o", "sku": sku, "qty": 2 ** 31}, "out of range", "qty"),
     ]:
         response = client.post("/allocate", json=body)
         assert response.status_code == 400, body
         assert message in response.get_json()["message"], body
+        assert response.get_json()["field"] == name, body
     response = client.post("/add_batch", json={"ref": "r", "sku": sku, "qty": -1, "eta": None})
     assert response.status_code == 400
     response = client.post("/add_batch", json={"ref": "r", "sku": sku, "qty": 1, "eta": "2011-13-01"})
     assert response.status_code == 400
     assert "eta" in response.get_json()["message"]
+    assert response.get_json()["field"] == "eta"
+
+
+def test_deallocate_frees_the_line(client, random_suffix):
+    sku, ref, orderid = random_sku(random_suffix), random_batchref(random_suffix), random_orderid(random_suffix)
+    post_to_add_batch(client, ref, sku, 5, None)
+    assert client.post("/allocate", json={"orderid": orderid, "sku": sku, "qty": 5}).status_code == 202
+    response = client.post("/deallocate", json={"orderid": orderid, "sku": sku})
+    assert response.status_code == 200
+    assert response.get_json() == {"batchref": ref}
+    assert client.get("/allocations/%s" % orderid).status_code == 404
+    response = client.post("/deallocate", json={"orderid": orderid, "sku": sku})
+    assert response.status_code == 404
+    response = client.post("/deallocate", json={"orderid": orderid})
+    assert response.status_code == 400
+    assert response.get_json()["field"] == "sku"
 
 
 def test_batches_lists_available_quantities(client, random_suffix):
@@ -147,7 +174,13 @@ def test_relay_prints_events_only_after_commit(random_suffix):
     try:
         assert json.loads(relay.stdout.readline()) == {"listening": ["line_allocated", "out_of_stock"]}
         sku, ref, orderid = random_sku(random_suffix), random_batchref(random_suffix), random_orderid(random_suffix)
-        conn = psycopg2.connect(dsn)
+        forger = psycopg2.connect(dsn)          # any role can NOTIFY: the relay skips what is not JSON
+        forger.autocommit = True
+        with forger.cursor() as cur:
+            cur.execute("NOTIFY line_allocated, 'not json {'")
+            cur.execute("NOTIFY out_of_stock, '[1, 2]'")
+        forger.close()
+        conn = psycopg2.connect(dsn, options="-c allocation.notify=on")   # NOTIFY is opt-in
         with conn, conn.cursor() as cur:
             cur.execute("SELECT allocation.add_batch(%s, %s, 1)", (ref, sku))
         with conn.cursor() as cur:              # a transaction that rolls back
