@@ -12,10 +12,13 @@ OBJS = \
 	src/allocate.o \
 	src/batches.o \
 	src/events.o \
+	src/holds.o \
 	src/orders.o \
 	src/plans.o \
 	src/read.o \
-	src/schema.o
+	src/retention.o \
+	src/schema.o \
+	src/stream.o
 DATA = \
 	allocation--1.0.sql \
 	allocation--1.0--1.1.sql \
@@ -24,9 +27,9 @@ DATA = \
 	allocation--1.2.sql
 PGFILEDESC = "allocation - stock allocation inside PostgreSQL"
 
-REGRESS = setup batches product handlers views api unit_of_work orders check errors hostile security shadowing takeover collation upgrade no_leaks
+REGRESS = setup batches product handlers views api unit_of_work orders check holds events errors hostile security shadowing takeover collation upgrade no_leaks
 REGRESS_OPTS = --inputdir=. --load-extension=allocation
-ISOLATION = rc_same_sku rr_same_sku two_skus notify_after_commit order_lock_order
+ISOLATION = rc_same_sku rr_same_sku two_skus notify_after_commit order_lock_order hold_expiry
 ISOLATION_OPTS = --load-extension=allocation
 TAP_TESTS = 1
 

@@ -99,6 +99,25 @@ CREATE TABLE allocation.events (
 
 ALTER SEQUENCE allocation.events_id_seq OWNED BY allocation.events.id;
 
+-- Stock held for a checkout until expires_at.  A hold counts only while it
+-- is live (expires_at after the clock, not confirmed): nothing has to run at
+-- expiry.  Confirming makes it an order line of orderid; the row stays
+-- until its expiry so that a repeated confirm returns the same rows.  Rows
+-- of expired holds are reclaimed lazily by the calls on their sku.  id comes
+-- from the lines' sequence: a shrinking batch takes off its most recent
+-- lines and holds first.
+CREATE TABLE allocation.holds (
+    holdid          text        NOT NULL,
+    sku             text        NOT NULL,
+    qty             integer     NOT NULL CHECK (qty OPERATOR(pg_catalog.>) 0),
+    batch_reference text        NOT NULL REFERENCES allocation.batches (reference),
+    expires_at      timestamptz NOT NULL,
+    orderid         text,
+    id              bigint      NOT NULL
+                    DEFAULT pg_catalog.nextval('allocation.order_lines_id_seq'::pg_catalog.regclass),
+    PRIMARY KEY (holdid, sku)
+);
+
 -------------------------------------------------------------------------------
 -- indexes
 -------------------------------------------------------------------------------
@@ -114,9 +133,31 @@ CREATE INDEX batches_in_stock_idx
 CREATE INDEX order_lines_batch_idx
     ON allocation.order_lines (batch_reference, id);
 
+-- What a batch has held: live holds only, so the sum costs nothing for
+-- holds that have expired but are not reclaimed yet.
+CREATE INDEX holds_live_idx
+    ON allocation.holds (batch_reference, expires_at) INCLUDE (qty)
+    WHERE orderid IS NULL;
+
+-- A shrinking batch takes off its most recent holds first.
+CREATE INDEX holds_recent_idx
+    ON allocation.holds (batch_reference, id)
+    WHERE orderid IS NULL;
+
+-- Reclaiming a sku's expired holds, earliest expiry first.
+CREATE INDEX holds_expiry_idx
+    ON allocation.holds (sku, expires_at);
+
 -------------------------------------------------------------------------------
 -- views
 -------------------------------------------------------------------------------
+
+-- The clock holds expire by: the time plus allocation.clock_offset, a
+-- setting only a superuser can change (tests move time forward with it).
+CREATE FUNCTION allocation.clock()
+RETURNS timestamptz
+LANGUAGE C STABLE
+AS 'MODULE_PATHNAME', 'allocation_clock';
 
 CREATE VIEW allocation.batch_stock AS
 SELECT reference,
@@ -124,8 +165,19 @@ SELECT reference,
        eta,
        purchased_quantity,
        allocated_quantity,
-       purchased_quantity OPERATOR(pg_catalog.-) allocated_quantity AS available_quantity
-FROM allocation.batches;
+       purchased_quantity OPERATOR(pg_catalog.-) allocated_quantity
+           OPERATOR(pg_catalog.-) (SELECT COALESCE(pg_catalog.sum(h.qty), 0)::integer
+                                   FROM allocation.holds AS h
+                                   WHERE h.batch_reference OPERATOR(pg_catalog.=) b.reference
+                                     AND h.orderid IS NULL
+                                     AND h.expires_at OPERATOR(pg_catalog.>) allocation.clock())
+           AS available_quantity,
+       (SELECT COALESCE(pg_catalog.sum(h.qty), 0)::integer
+        FROM allocation.holds AS h
+        WHERE h.batch_reference OPERATOR(pg_catalog.=) b.reference
+          AND h.orderid IS NULL
+          AND h.expires_at OPERATOR(pg_catalog.>) allocation.clock()) AS held_quantity
+FROM allocation.batches AS b;
 
 -- The read model: always the write side itself, so never stale.
 CREATE VIEW allocation.allocations_view AS
@@ -133,6 +185,17 @@ SELECT orderid,
        sku,
        batch_reference AS batchref
 FROM allocation.order_lines;
+
+-- Live holds: an expired one is gone from here the moment it expires.
+CREATE VIEW allocation.holds_view AS
+SELECT holdid,
+       sku,
+       batch_reference AS batchref,
+       qty,
+       expires_at
+FROM allocation.holds
+WHERE orderid IS NULL
+  AND expires_at OPERATOR(pg_catalog.>) allocation.clock();
 
 -------------------------------------------------------------------------------
 -- functions
@@ -183,6 +246,52 @@ LANGUAGE C STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'allocation_check';
 
+CREATE FUNCTION allocation.hold(holdid text, sku text, qty integer, ttl interval)
+RETURNS text
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'allocation_hold';
+
+-- All or nothing, locking the products in byte order of sku.
+CREATE FUNCTION allocation.hold_order(holdid text, skus text[], qtys integer[], ttl interval)
+RETURNS TABLE (sku text, batchref text)
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'allocation_hold_order';
+
+CREATE FUNCTION allocation.confirm_hold(holdid text, orderid text)
+RETURNS TABLE (sku text, batchref text)
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'allocation_confirm_hold';
+
+CREATE FUNCTION allocation.release_hold(holdid text)
+RETURNS integer
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'allocation_release_hold';
+
+-- Run by a superuser: creating a publication and a replication slot needs
+-- the privileges of one, so these run as their caller.
+CREATE FUNCTION allocation.stream_setup(slot name DEFAULT 'allocation_events')
+RETURNS void
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'allocation_stream_setup';
+
+CREATE FUNCTION allocation.stream_teardown(slot name DEFAULT 'allocation_events')
+RETURNS void
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'allocation_stream_teardown';
+
+-- Takes no product lock: it runs beside allocations.
+CREATE FUNCTION allocation.prune_events(older_than interval)
+RETURNS bigint
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'allocation_prune_events';
+
 -------------------------------------------------------------------------------
 -- comments
 -------------------------------------------------------------------------------
@@ -191,7 +300,7 @@ COMMENT ON TABLE allocation.products IS 'one row per sku: the aggregate whose ro
 COMMENT ON TABLE allocation.batches IS 'stock: purchased and allocated quantity per batch';
 COMMENT ON TABLE allocation.order_lines IS 'order lines allocated to batches';
 COMMENT ON TABLE allocation.events IS 'outbox of domain events, in commit-safe id order per product';
-COMMENT ON VIEW allocation.batch_stock IS 'batches with their available quantity';
+COMMENT ON VIEW allocation.batch_stock IS 'batches with their held and available quantity';
 COMMENT ON VIEW allocation.allocations_view IS 'read model: (orderid, sku, batchref) of every allocated line';
 COMMENT ON FUNCTION allocation.add_batch(text, text, integer, date) IS 'add a batch of stock, creating the product on its first batch';
 COMMENT ON FUNCTION allocation.allocate(text, text, integer) IS 'allocate an order line to the best batch; returns its reference or NULL when out of stock';
@@ -200,6 +309,16 @@ COMMENT ON FUNCTION allocation.change_batch_quantity(text, integer) IS 'set a ba
 COMMENT ON FUNCTION allocation.allocations(text) IS 'the batches an order''s lines are allocated to, by sku';
 COMMENT ON FUNCTION allocation.allocate_order(text, text[], integer[]) IS 'allocate every line of an order, or none; returns (sku, batchref) by sku';
 COMMENT ON FUNCTION allocation.check() IS 'one row per violated invariant of the stored data; none when consistent';
+COMMENT ON TABLE allocation.holds IS 'stock held for a checkout until it expires, or confirmed into an order line';
+COMMENT ON VIEW allocation.holds_view IS 'live holds: (holdid, sku, batchref, qty, expires_at)';
+COMMENT ON FUNCTION allocation.clock() IS 'the time holds expire by: now plus allocation.clock_offset';
+COMMENT ON FUNCTION allocation.hold(text, text, integer, interval) IS 'hold stock of a sku until ttl from now; returns the batch or NULL when out of stock';
+COMMENT ON FUNCTION allocation.hold_order(text, text[], integer[], interval) IS 'hold every line of an order, or none; returns (sku, batchref) by sku';
+COMMENT ON FUNCTION allocation.confirm_hold(text, text) IS 'turn every line of a live hold into an allocated line of an order, atomically';
+COMMENT ON FUNCTION allocation.release_hold(text) IS 'free every line of a hold; returns how many';
+COMMENT ON FUNCTION allocation.stream_setup(name) IS 'create publication allocation_events and a pgoutput slot for a relay, if missing';
+COMMENT ON FUNCTION allocation.stream_teardown(name) IS 'drop a relay''s slot, and the publication when no pgoutput slot of the database is left';
+COMMENT ON FUNCTION allocation.prune_events(interval) IS 'delete events older than the given age, except those check() needs';
 
 -------------------------------------------------------------------------------
 -- dump
@@ -212,6 +331,7 @@ SELECT pg_catalog.pg_extension_config_dump('allocation.order_lines', '');
 SELECT pg_catalog.pg_extension_config_dump('allocation.order_lines_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('allocation.events', '');
 SELECT pg_catalog.pg_extension_config_dump('allocation.events_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('allocation.holds', '');
 
 -------------------------------------------------------------------------------
 -- privileges
@@ -223,3 +343,6 @@ REVOKE ALL ON SCHEMA allocation FROM PUBLIC;
 REVOKE ALL ON ALL TABLES IN SCHEMA allocation FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA allocation FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA allocation FROM PUBLIC;
+
+-- Anyone who may read the views may read the clock they use.
+GRANT EXECUTE ON FUNCTION allocation.clock() TO PUBLIC;

@@ -20,6 +20,7 @@
 #include "common/int.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
+#include "utils/timestamp.h"
 
 #include "allocation.h"
 
@@ -43,6 +44,25 @@ AlLockProduct(text *sku)
 				errcode(ERRCODE_AL_INVALID_SKU),
 				errmsg("Invalid sku %s", text_to_cstring(sku)));
 	return DatumGetInt64(AlValue(0, 1, &isnull));
+}
+
+/*
+ * AlTakeProduct: lock a product (AlLockProduct), read the clock that holds
+ * expire by, once the lock is ours, and reclaim a bounded share of the
+ * product's expired holds.  Returns the version; *now is the clock.
+ *
+ * Reading the clock under the lock orders it with every other change of the
+ * product: no call can judge a hold live after another call has used its
+ * stock as expired.
+ */
+int64
+AlTakeProduct(text *sku, TimestampTz *now)
+{
+	int64		version = AlLockProduct(sku);
+
+	*now = AlClock();
+	AlReclaimExpired(sku, *now);
+	return version;
 }
 
 /*
@@ -81,13 +101,14 @@ AlCheckHeldQty(text *orderid, text *sku, int32 held_qty, int32 qty)
 
 /*
  * AlPlaceLine: allocate a new order line of a locked product to the best
- * batch that can take it, and record Allocated; or record OutOfStock.
+ * batch that can take it (live holds at clock now take their share), and
+ * record Allocated; or record OutOfStock.
  *
  * Returns a palloc'd copy of the chosen batch reference, or NULL.  The caller
  * holds the product lock and knows the line is not allocated.
  */
 text *
-AlPlaceLine(text *orderid, text *sku, int32 qty)
+AlPlaceLine(text *orderid, text *sku, int32 qty, TimestampTz now)
 {
 	Datum		args[4];
 	bool		isnull;
@@ -95,6 +116,7 @@ AlPlaceLine(text *orderid, text *sku, int32 qty)
 
 	args[0] = PointerGetDatum(sku);
 	args[1] = Int32GetDatum(qty);
+	args[2] = TimestampTzGetDatum(now);
 	if (AlExecute(AL_STMT_PLACE_ON_BEST_BATCH, args, NULL, 0) == 0)
 	{
 		AlRecordOutOfStock(sku);
@@ -131,11 +153,12 @@ allocation_allocate(PG_FUNCTION_ARGS)
 	int32		qty = AlQuantityArg(fcinfo, 2, "qty", 1);
 	Datum		args[2] = {PointerGetDatum(orderid), PointerGetDatum(sku)};
 	int64		version;
+	TimestampTz now;
 	bool		isnull;
 	text	   *batchref;
 
 	AlConnect();
-	version = AlLockProduct(sku);
+	version = AlTakeProduct(sku, &now);
 
 	/* Looked up only under the lock, so a concurrent twin cannot slip in. */
 	if (AlExecute(AL_STMT_FIND_LINE, args, NULL, 1) > 0)
@@ -147,7 +170,7 @@ allocation_allocate(PG_FUNCTION_ARGS)
 	}
 	else
 	{
-		batchref = AlPlaceLine(orderid, sku, qty);
+		batchref = AlPlaceLine(orderid, sku, qty, now);
 		if (batchref != NULL)
 			AlBumpVersion(sku, version);
 	}
@@ -176,11 +199,12 @@ allocation_deallocate(PG_FUNCTION_ARGS)
 	text	   *sku = AlIdentifierArg(fcinfo, 1, "sku");
 	Datum		args[2] = {PointerGetDatum(orderid), PointerGetDatum(sku)};
 	int64		version;
+	TimestampTz now;
 	bool		isnull;
 	text	   *batchref = NULL;
 
 	AlConnect();
-	version = AlLockProduct(sku);
+	version = AlTakeProduct(sku, &now);
 
 	if (AlExecute(AL_STMT_DELETE_LINE, args, NULL, 0) > 0)
 	{
@@ -188,8 +212,8 @@ allocation_deallocate(PG_FUNCTION_ARGS)
 
 		batchref = DatumGetTextPP(AlValue(0, 1, &isnull));
 		args[0] = PointerGetDatum(batchref);
-		args[1] = Int32GetDatum(qty);
-		AlExecute(AL_STMT_RELEASE_FROM_BATCH, args, NULL, 0);
+		args[1] = Int32GetDatum(-qty);
+		AlExecute(AL_STMT_ADJUST_ALLOCATED, args, NULL, 0);
 		AlRecordDeallocated(orderid, sku, qty);
 		AlBumpVersion(sku, version);
 		batchref = (text *) DatumGetPointer(SPI_datumTransfer(PointerGetDatum(batchref), false, -1));

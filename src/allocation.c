@@ -12,11 +12,16 @@
  */
 #include "postgres.h"
 
+#include <limits.h>
+
+#include "common/int.h"
 #include "executor/spi.h"
 #include "mb/pg_wchar.h"
 #include "utils/array.h"
+#include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
+#include "utils/timestamp.h"
 
 #include "allocation.h"
 
@@ -28,6 +33,13 @@ PG_MODULE_MAGIC;
  * transaction in the cluster, and logical decoding is the delivery path.
  */
 bool		AlNotifyEnabled = false;
+
+/*
+ * allocation.clock_offset: seconds added to the clock that holds expire by.
+ * Only a superuser may set it, so no role can expire another's hold early;
+ * tests use it to let time pass without waiting.
+ */
+int			AlClockOffsetSeconds = 0;
 
 void		_PG_init(void);
 
@@ -47,6 +59,14 @@ _PG_init(void)
 							 PGC_USERSET,
 							 0,
 							 NULL, NULL, NULL);
+	DefineCustomIntVariable("allocation.clock_offset",
+							"Moves the clock that holds expire by forward.",
+							"For tests: lets time pass without waiting.  Only a superuser may set it.",
+							&AlClockOffsetSeconds,
+							0, 0, INT_MAX,
+							PGC_SUSET,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("allocation");
 }
 
@@ -184,6 +204,30 @@ AlArrayArg(FunctionCallInfo fcinfo, int argno, const char *argname, Oid elemtype
 				errmsg("%s must be a one-dimensional array", argname));
 	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
 	deconstruct_array(array, elemtype, typlen, typbyval, typalign, elems, nulls, nelems);
+}
+
+/*
+ * AlTtlArg: argument argno as the length of a hold, in microseconds: more
+ * than zero and at most AL_MAX_HOLD_USECS (22004 for NULL, else 22023).
+ * A month counts as 30 days and a day as 24 hours, as interval comparison
+ * does.
+ */
+int64
+AlTtlArg(FunctionCallInfo fcinfo, int argno, const char *argname)
+{
+	Interval   *ttl;
+	int64		usecs;
+
+	check_not_null(fcinfo, argno, argname);
+	ttl = PG_GETARG_INTERVAL_P(argno);
+	if (pg_mul_s64_overflow((int64) ttl->month * DAYS_PER_MONTH + ttl->day, USECS_PER_DAY, &usecs) ||
+		pg_add_s64_overflow(usecs, ttl->time, &usecs) ||
+		usecs <= 0 || usecs > AL_MAX_HOLD_USECS)
+		ereport(ERROR,
+				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				errmsg("%s must be more than 0 and at most 1 day, not %s", argname,
+					   DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(ttl)))));
+	return usecs;
 }
 
 /*

@@ -14,15 +14,21 @@
 #include "miscadmin.h"
 #include "nodes/pg_list.h"
 #include "utils/builtins.h"
+#include "utils/timestamp.h"
 
 #include "allocation.h"
 
-/* An order line taken off a batch, waiting to be allocated again. */
+/* An order line or a hold line taken off a batch, waiting to be placed again. */
 typedef struct TakenLine
 {
-	text	   *orderid;
+	bool		is_hold;
+	text	   *key;			/* orderid, or holdid */
 	int32		qty;
+	TimestampTz expires_at;		/* a hold's */
 } TakenLine;
+
+/* Rows read at a time from the batch's most recent lines and holds. */
+#define TAKE_OFF_FETCH 64
 
 /*
  * allocation.add_batch(ref text, sku text, qty integer, eta date DEFAULT NULL)
@@ -61,43 +67,85 @@ allocation_add_batch(PG_FUNCTION_ARGS)
 }
 
 /*
- * take_lines_off: remove the batch's most recently allocated lines until
- * its allocated quantity is at most purchased, recording Deallocated for
- * each.  Returns the new allocated quantity and, in *taken, the lines in
- * the order they were taken off.  The caller holds the product lock.
+ * take_lines_off: take the batch's most recent lines and live holds off
+ * until what it has allocated and held fits in purchased, recording
+ * Deallocated for each line (a hold records its fate when placed again).
+ * Returns the new allocated quantity and, in *taken, what was taken off in
+ * that order.  The caller holds the product lock.
+ *
+ * One cursor walks down the batch's lines and holds, most recent first, so
+ * the work is linear in what is taken off, however much the same
+ * transaction took off before.
  */
 static int32
-take_lines_off(text *ref, text *sku, int32 allocated, int32 purchased, List **taken)
+take_lines_off(text *ref, text *sku, int32 allocated, int32 purchased, TimestampTz now,
+			   List **taken)
 {
-	Datum		args[1] = {PointerGetDatum(ref)};
+	Datum		args[2] = {PointerGetDatum(ref), TimestampTzGetDatum(now)};
+	int64		excess;
 	bool		isnull;
+	Portal		portal;
 
-	while (allocated > purchased)
+	AlExecute(AL_STMT_BATCH_HELD, args, NULL, 1);
+	excess = (int64) allocated + DatumGetInt32(AlValue(0, 1, &isnull)) - purchased;
+	SPI_freetuptable(SPI_tuptable);
+	if (excess <= 0)
+		return allocated;
+
+	portal = AlOpenCursor(AL_STMT_RECENT_ON_BATCH, args);
+	while (excess > 0)
 	{
-		TakenLine  *line = palloc(sizeof(TakenLine));
+		SPITupleTable *recent;
+		uint64		nrows;
+		uint64		row;
 
-		CHECK_FOR_INTERRUPTS();
-		if (AlExecute(AL_STMT_TAKE_LATEST_LINE, args, NULL, 0) == 0)
-			elog(ERROR, "allocation: batch %s is allocated %d units but holds no line",
-				 text_to_cstring(ref), allocated);
-		line->orderid = DatumGetTextPCopy(AlValue(0, 1, &isnull));
-		line->qty = DatumGetInt32(AlValue(0, 2, &isnull));
-		SPI_freetuptable(SPI_tuptable);
+		/* Keep the fetched rows: the statements below replace SPI_tuptable. */
+		SPI_cursor_fetch(portal, true, TAKE_OFF_FETCH);
+		recent = SPI_tuptable;
+		nrows = SPI_processed;
+		if (nrows == 0)
+			elog(ERROR, "allocation: batch %s counts " INT64_FORMAT " units more than its lines and holds",
+				 text_to_cstring(ref), excess);
+		for (row = 0; row < nrows && excess > 0; row++)
+		{
+			HeapTuple	tuple = recent->vals[row];
+			TakenLine  *line = palloc(sizeof(TakenLine));
+			Datum		keys[2];
 
-		allocated -= line->qty;
-		AlRecordDeallocated(line->orderid, sku, line->qty);
-		*taken = lappend(*taken, line);
+			CHECK_FOR_INTERRUPTS();
+			line->is_hold = DatumGetBool(SPI_getbinval(tuple, recent->tupdesc, 1, &isnull));
+			line->key = DatumGetTextPCopy(SPI_getbinval(tuple, recent->tupdesc, 2, &isnull));
+			line->qty = DatumGetInt32(SPI_getbinval(tuple, recent->tupdesc, 3, &isnull));
+			line->expires_at = DatumGetTimestampTz(SPI_getbinval(tuple, recent->tupdesc, 4, &isnull));
+
+			keys[0] = PointerGetDatum(line->key);
+			keys[1] = PointerGetDatum(sku);
+			if (line->is_hold)
+				AlExecute(AL_STMT_DELETE_HOLD, keys, NULL, 0);
+			else
+			{
+				AlExecute(AL_STMT_DELETE_LINE, keys, NULL, 0);
+				SPI_freetuptable(SPI_tuptable);
+				allocated -= line->qty;
+				AlRecordDeallocated(line->key, sku, line->qty);
+			}
+			excess -= line->qty;
+			*taken = lappend(*taken, line);
+		}
+		SPI_freetuptable(recent);
 	}
+	SPI_cursor_close(portal);
 	return allocated;
 }
 
 /*
  * allocation.change_batch_quantity(ref text, qty integer) RETURNS void
  *
- * Sets the batch's purchased quantity.  When that leaves the batch
- * over-allocated, its most recently allocated lines are taken off until it
- * is not, then each is allocated again by the usual rule, in the order taken
- * off (to another batch, back to this one if it fits, or OutOfStock).  The
+ * Sets the batch's purchased quantity.  When its lines and live holds no
+ * longer fit, the most recent of them are taken off until they do, then
+ * each is placed again by the usual rule, in the order taken off (to
+ * another batch, back to this one if it fits, or OutOfStock for a line and
+ * Released, out_of_stock, for a hold, which keeps its expiry).  The
  * product's version goes up by one.  Raises AL002 for an unknown batch.
  * Locks the product.
  */
@@ -111,6 +159,7 @@ allocation_change_batch_quantity(PG_FUNCTION_ARGS)
 	bool		isnull;
 	text	   *sku;
 	int64		version;
+	TimestampTz now;
 	int32		allocated;
 	List	   *taken = NIL;
 	ListCell   *lc;
@@ -123,13 +172,13 @@ allocation_change_batch_quantity(PG_FUNCTION_ARGS)
 				errcode(ERRCODE_AL_UNKNOWN_BATCH),
 				errmsg("unknown batch %s", text_to_cstring(ref)));
 	sku = DatumGetTextPP(AlValue(0, 1, &isnull));
-	version = AlLockProduct(sku);
+	version = AlTakeProduct(sku, &now);
 
 	/* Read under the lock: this is what we decide on. */
 	AlExecute(AL_STMT_BATCH_QUANTITIES, args, NULL, 1);
 	allocated = DatumGetInt32(AlValue(0, 2, &isnull));
 
-	allocated = take_lines_off(ref, sku, allocated, qty, &taken);
+	allocated = take_lines_off(ref, sku, allocated, qty, now, &taken);
 	args[1] = Int32GetDatum(qty);
 	args[2] = Int32GetDatum(allocated);
 	AlExecute(AL_STMT_SET_BATCH_QUANTITIES, args, NULL, 0);
@@ -140,10 +189,13 @@ allocation_change_batch_quantity(PG_FUNCTION_ARGS)
 		text	   *batchref;
 
 		CHECK_FOR_INTERRUPTS();
-		batchref = AlPlaceLine(line->orderid, sku, line->qty);
+		if (line->is_hold)
+			batchref = AlReplaceHold(line->key, sku, line->qty, line->expires_at, now);
+		else
+			batchref = AlPlaceLine(line->key, sku, line->qty, now);
 		if (batchref != NULL)
 			pfree(batchref);
-		pfree(line->orderid);
+		pfree(line->key);
 	}
 
 	AlBumpVersion(sku, version);

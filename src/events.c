@@ -19,7 +19,9 @@
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/json.h"
+#include "utils/datetime.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
 #include "allocation.h"
 
@@ -117,6 +119,61 @@ AlRecordDeallocated(text *orderid, text *sku, int32 qty)
 	add_text_field(&payload, "sku", sku);
 	appendStringInfo(&payload, ", \"qty\": %d", qty);
 	finish_event(old, "Deallocated", &payload, NULL);
+}
+
+/*
+ * add_timestamp_field: append "key": "<UTC time in ISO 8601>", the same
+ * whatever the session's DateStyle and TimeZone.
+ */
+static void
+add_timestamp_field(StringInfo payload, const char *key, TimestampTz value)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+
+	if (timestamp2tm(value, NULL, &tm, &fsec, NULL, NULL) != 0)
+		ereport(ERROR,
+				errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				errmsg("timestamp out of range"));
+	appendStringInfoString(payload, ", ");
+	escape_json(payload, key);
+	appendStringInfo(payload, ": \"%04d-%02d-%02dT%02d:%02d:%02d.%06dZ\"",
+					 tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, fsec);
+}
+
+/*
+ * AlRecordHeld: Held {"holdid", "sku", "qty", "batchref", "expires_at"},
+ * not notified.
+ */
+void
+AlRecordHeld(text *holdid, text *sku, int32 qty, text *batchref, TimestampTz expires_at)
+{
+	StringInfoData payload;
+	MemoryContext old = begin_event(&payload);
+
+	add_text_field(&payload, "holdid", holdid);
+	add_text_field(&payload, "sku", sku);
+	appendStringInfo(&payload, ", \"qty\": %d", qty);
+	add_text_field(&payload, "batchref", batchref);
+	add_timestamp_field(&payload, "expires_at", expires_at);
+	finish_event(old, "Held", &payload, NULL);
+}
+
+/*
+ * AlRecordReleased: Released {"holdid", "sku", "qty", "reason"}, reason
+ * one of released, expired, confirmed, out_of_stock; not notified.
+ */
+void
+AlRecordReleased(text *holdid, text *sku, int32 qty, const char *reason)
+{
+	StringInfoData payload;
+	MemoryContext old = begin_event(&payload);
+
+	add_text_field(&payload, "holdid", holdid);
+	add_text_field(&payload, "sku", sku);
+	appendStringInfo(&payload, ", \"qty\": %d, \"reason\": ", qty);
+	escape_json(&payload, reason);
+	finish_event(old, "Released", &payload, NULL);
 }
 
 /*

@@ -1,9 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * src/orders.c
- *		allocate_order: all-or-nothing allocation of a multi-line order,
- *		locking its products in one global order so that orders never
- *		deadlock.
+ *		allocate_order and hold_order: all-or-nothing allocation (or hold)
+ *		of a multi-line order, locking its products in one global order so
+ *		that orders never deadlock.
  *
  * Copyright (c) 2026, The allocation developers.  PostgreSQL Licence (LICENSE).
  *
@@ -17,19 +17,22 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
 #include "allocation.h"
 
-/* One line of an order, and what became of it. */
-typedef struct OrderLine
+/*
+ * What an order places: order lines (allocate_order) or hold lines
+ * (hold_order).  find tells whether the order already has the line, with
+ * its batch (raising AL003 for another qty); place puts a new line on the
+ * best batch, or records OutOfStock and returns NULL.
+ */
+typedef struct OrderKind
 {
-	text	   *sku;
-	int32		qty;
-	bool		held;			/* already allocated before this call */
-	int64		version;		/* the product's version, read under its lock */
-	text	   *batchref;		/* the answer: the batch, or NULL */
-} OrderLine;
+	bool		(*find) (text *key, text *sku, int32 qty, TimestampTz now, text **batchref);
+	text	   *(*place) (text *key, text *sku, int32 qty, int64 ttl_usecs, TimestampTz now);
+} OrderKind;
 
 /*
  * compare_sku_bytes: qsort order of lines by sku, byte by byte, shorter
@@ -39,8 +42,8 @@ typedef struct OrderLine
 static int
 compare_sku_bytes(const void *a, const void *b)
 {
-	const text *x = ((const OrderLine *) a)->sku;
-	const text *y = ((const OrderLine *) b)->sku;
+	const text *x = ((const AlOrderLine *) a)->sku;
+	const text *y = ((const AlOrderLine *) b)->sku;
 	int			xlen = VARSIZE_ANY_EXHDR(x);
 	int			ylen = VARSIZE_ANY_EXHDR(y);
 	int			cmp = memcmp(VARDATA_ANY(x), VARDATA_ANY(y), Min(xlen, ylen));
@@ -51,12 +54,42 @@ compare_sku_bytes(const void *a, const void *b)
 }
 
 /*
- * order_lines_args: the skus and qtys arguments as lines sorted by sku.
+ * AlSortLines: sort lines in lock order, in place, and return how many are
+ * left.  With skip_duplicates a sku given twice becomes one line (the first
+ * one); without, it raises 22023.
+ */
+int
+AlSortLines(AlOrderLine *lines, int nlines, bool skip_duplicates)
+{
+	int			n = 0;
+	int			i;
+
+	qsort(lines, nlines, sizeof(AlOrderLine), compare_sku_bytes);
+	for (i = 0; i < nlines; i++)
+	{
+		if (n > 0 && compare_sku_bytes(&lines[n - 1], &lines[i]) == 0)
+		{
+			if (skip_duplicates)
+				continue;
+			ereport(ERROR,
+					errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					errmsg("sku %s appears twice in the order",
+						   text_to_cstring(lines[i].sku)),
+					errhint("An order line is identified by (orderid, sku); add up the quantities."));
+		}
+		lines[n++] = lines[i];
+	}
+	return n;
+}
+
+/*
+ * order_lines_args: the skus and qtys arguments (argument 1 and 2) as lines
+ * sorted by sku.
  *
  * Raises 22004 when an array is NULL, and 22023 when the arrays differ in
  * length, are empty, hold a NULL, a bad sku or qty, or the same sku twice.
  */
-static OrderLine *
+static AlOrderLine *
 order_lines_args(FunctionCallInfo fcinfo, int *nlines)
 {
 	Datum	   *skus;
@@ -65,7 +98,7 @@ order_lines_args(FunctionCallInfo fcinfo, int *nlines)
 	bool	   *qty_nulls;
 	int			nskus;
 	int			nqtys;
-	OrderLine  *lines;
+	AlOrderLine *lines;
 	int			i;
 
 	AlArrayArg(fcinfo, 1, "skus", TEXTOID, &skus, &sku_nulls, &nskus);
@@ -80,7 +113,7 @@ order_lines_args(FunctionCallInfo fcinfo, int *nlines)
 				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				errmsg("an order must have at least one line"));
 
-	lines = palloc0(nskus * sizeof(OrderLine));
+	lines = palloc0(nskus * sizeof(AlOrderLine));
 	for (i = 0; i < nskus; i++)
 	{
 		if (sku_nulls[i] || qty_nulls[i])
@@ -92,60 +125,42 @@ order_lines_args(FunctionCallInfo fcinfo, int *nlines)
 		AlCheckIdentifier(lines[i].sku, "sku");
 		AlCheckQuantity(lines[i].qty, "qty", 1);
 	}
-
-	qsort(lines, nskus, sizeof(OrderLine), compare_sku_bytes);
-	for (i = 1; i < nskus; i++)
-	{
-		if (compare_sku_bytes(&lines[i - 1], &lines[i]) == 0)
-			ereport(ERROR,
-					errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					errmsg("sku %s appears twice in the order",
-						   text_to_cstring(lines[i].sku)),
-					errhint("An order line is identified by (orderid, sku); add up the quantities."));
-	}
-	*nlines = nskus;
+	*nlines = AlSortLines(lines, nskus, false);
 	return lines;
 }
 
 /*
- * find_held_lines: mark the lines this order already holds, with their
- * batch; raise AL003 for one held with another qty.  Returns how many
+ * find_existing_lines: mark the lines the order already has, with their
+ * batch (find raises AL003 for one with another qty).  Returns how many
  * lines are new.  The caller holds every product's lock.
  */
 static int
-find_held_lines(text *orderid, OrderLine *lines, int nlines)
+find_existing_lines(const OrderKind *kind, text *key, AlOrderLine *lines, int nlines,
+					TimestampTz now)
 {
 	int			nnew = 0;
 	int			i;
 
 	for (i = 0; i < nlines; i++)
 	{
-		Datum		args[2] = {PointerGetDatum(orderid), PointerGetDatum(lines[i].sku)};
-		bool		isnull;
-
-		if (AlExecute(AL_STMT_FIND_LINE, args, NULL, 1) == 0)
-		{
+		lines[i].held = kind->find(key, lines[i].sku, lines[i].qty, now, &lines[i].batchref);
+		if (!lines[i].held)
 			nnew++;
-			continue;
-		}
-		AlCheckHeldQty(orderid, lines[i].sku, DatumGetInt32(AlValue(0, 2, &isnull)),
-					   lines[i].qty);
-		lines[i].held = true;
-		lines[i].batchref = DatumGetTextPP(AlValue(0, 1, &isnull));
 	}
 	return nnew;
 }
 
 /*
  * record_short_lines: record OutOfStock for every new line no batch can
- * take.  Returns true when there was any.  The caller holds the locks.
+ * take at clock now.  Returns true when there was any.  The caller holds
+ * the locks.
  */
 static bool
-record_short_lines(OrderLine *lines, int nlines, int nnew)
+record_short_lines(AlOrderLine *lines, int nlines, int nnew, TimestampTz now)
 {
 	Datum	   *skus = palloc(nnew * sizeof(Datum));
 	Datum	   *qtys = palloc(nnew * sizeof(Datum));
-	Datum		args[2];
+	Datum		args[3];
 	uint64		nshort;
 	uint64		row;
 	int			n = 0;
@@ -161,6 +176,7 @@ record_short_lines(OrderLine *lines, int nlines, int nnew)
 	}
 	args[0] = PointerGetDatum(construct_array(skus, n, TEXTOID, -1, false, TYPALIGN_INT));
 	args[1] = PointerGetDatum(construct_array(qtys, n, INT4OID, sizeof(int32), true, TYPALIGN_INT));
+	args[2] = TimestampTzGetDatum(now);
 
 	/* Recording an event replaces SPI's result, so collect the skus first. */
 	nshort = AlExecute(AL_STMT_SHORT_LINES, args, NULL, 0);
@@ -176,29 +192,26 @@ record_short_lines(OrderLine *lines, int nlines, int nnew)
 }
 
 /*
- * allocation.allocate_order(orderid text, skus text[], qtys integer[])
- * RETURNS TABLE (sku text, batchref text)
+ * place_order: the body of allocate_order and hold_order.
  *
- * Allocates every line of the order by the rule of allocate, or none: when
- * a line fits nowhere, records OutOfStock for each short sku, allocates
+ * Places every new line of the order (key) by the rule of allocate, or none:
+ * when a line fits nowhere, records OutOfStock for each short sku, places
  * none of the new lines and returns them with a NULL batchref.  Lines the
- * order already holds with the same qty keep their batch, and are returned
- * with it either way.  Rows come in byte order of sku.
+ * order already has with the same qty keep their batch, and are returned
+ * with it either way.  Rows come in byte order of sku.  Holds placed expire
+ * ttl_usecs after the clock (or with the hold they join).
  *
  * Locks the order's products, and only those, in byte order of sku: two
  * orders over the same skus wait for each other but never deadlock.
- * Raises AL001 for an unknown sku and AL003 for a line held with another
- * qty, changing nothing.
  */
-PG_FUNCTION_INFO_V1(allocation_allocate_order);
-Datum
-allocation_allocate_order(PG_FUNCTION_ARGS)
+static void
+place_order(FunctionCallInfo fcinfo, const OrderKind *kind, text *key, int64 ttl_usecs)
 {
-	text	   *orderid = AlIdentifierArg(fcinfo, 0, "orderid");
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	OrderLine  *lines;
+	AlOrderLine *lines;
 	int			nlines;
 	int			nnew;
+	TimestampTz now;
 	int			i;
 
 	lines = order_lines_args(fcinfo, &nlines);
@@ -210,11 +223,14 @@ allocation_allocate_order(PG_FUNCTION_ARGS)
 		CHECK_FOR_INTERRUPTS();
 		lines[i].version = AlLockProduct(lines[i].sku);
 	}
+	now = AlClock();
+	for (i = 0; i < nlines; i++)
+		AlReclaimExpired(lines[i].sku, now);
 
-	nnew = find_held_lines(orderid, lines, nlines);
-	if (nnew > 0 && record_short_lines(lines, nlines, nnew))
+	nnew = find_existing_lines(kind, key, lines, nlines, now);
+	if (nnew > 0 && record_short_lines(lines, nlines, nnew, now))
 	{
-		/* Nothing new is allocated; lines held before keep their batch. */
+		/* Nothing new is placed; lines the order had keep their batch. */
 		for (i = 0; i < nlines; i++)
 		{
 			if (!lines[i].held)
@@ -228,7 +244,7 @@ allocation_allocate_order(PG_FUNCTION_ARGS)
 			if (lines[i].held)
 				continue;
 			CHECK_FOR_INTERRUPTS();
-			lines[i].batchref = AlPlaceLine(orderid, lines[i].sku, lines[i].qty);
+			lines[i].batchref = kind->place(key, lines[i].sku, lines[i].qty, ttl_usecs, now);
 			if (lines[i].batchref == NULL)
 				elog(ERROR, "allocation: line %s of a checked order did not fit",
 					 text_to_cstring(lines[i].sku));
@@ -246,6 +262,70 @@ allocation_allocate_order(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	AlFinish();
+}
 
+/*
+ * find_order_line: whether the order line (orderid, sku) is allocated, and
+ * where; AL003 when it is, with another qty.
+ */
+static bool
+find_order_line(text *orderid, text *sku, int32 qty, TimestampTz now, text **batchref)
+{
+	Datum		args[2] = {PointerGetDatum(orderid), PointerGetDatum(sku)};
+	bool		isnull;
+
+	(void) now;
+	if (AlExecute(AL_STMT_FIND_LINE, args, NULL, 1) == 0)
+		return false;
+	AlCheckHeldQty(orderid, sku, DatumGetInt32(AlValue(0, 2, &isnull)), qty);
+	*batchref = DatumGetTextPP(AlValue(0, 1, &isnull));
+	return true;
+}
+
+/* place_order_line: AlPlaceLine, for an order (lines do not expire). */
+static text *
+place_order_line(text *orderid, text *sku, int32 qty, int64 ttl_usecs, TimestampTz now)
+{
+	(void) ttl_usecs;
+	return AlPlaceLine(orderid, sku, qty, now);
+}
+
+static const OrderKind order_lines = {find_order_line, place_order_line};
+static const OrderKind hold_lines = {AlFindHold, AlPlaceHold};
+
+/*
+ * allocation.allocate_order(orderid text, skus text[], qtys integer[])
+ * RETURNS TABLE (sku text, batchref text)
+ *
+ * Allocates every line of the order by the rule of allocate, or none (see
+ * place_order).  Raises AL001 for an unknown sku and AL003 for a line
+ * allocated with another qty, changing nothing.
+ */
+PG_FUNCTION_INFO_V1(allocation_allocate_order);
+Datum
+allocation_allocate_order(PG_FUNCTION_ARGS)
+{
+	text	   *orderid = AlIdentifierArg(fcinfo, 0, "orderid");
+
+	place_order(fcinfo, &order_lines, orderid, 0);
+	return (Datum) 0;
+}
+
+/*
+ * allocation.hold_order(holdid text, skus text[], qtys integer[], ttl interval)
+ * RETURNS TABLE (sku text, batchref text)
+ *
+ * Holds every line of the order until ttl from now, or none (see
+ * place_order): the multi-line form of hold, with the lock order and errors
+ * of allocate_order.
+ */
+PG_FUNCTION_INFO_V1(allocation_hold_order);
+Datum
+allocation_hold_order(PG_FUNCTION_ARGS)
+{
+	text	   *holdid = AlIdentifierArg(fcinfo, 0, "holdid");
+	int64		ttl_usecs = AlTtlArg(fcinfo, 3, "ttl");
+
+	place_order(fcinfo, &hold_lines, holdid, ttl_usecs);
 	return (Datum) 0;
 }

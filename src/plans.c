@@ -20,7 +20,30 @@
 
 #include "allocation.h"
 
-#define AL_MAX_ARGS 4
+#define AL_MAX_ARGS 5
+
+/*
+ * The batch of sku $1 that the rule picks for qty $2 at clock $3: see
+ * AL_STMT_PLACE_ON_BEST_BATCH.
+ */
+#define BEST_BATCH_SQL \
+	"SELECT b.reference\n" \
+	"FROM allocation.batches AS b\n" \
+	"WHERE b.sku OPERATOR(pg_catalog.=) $1\n" \
+	"  AND b.in_stock\n" \
+	"  AND (b.purchased_quantity OPERATOR(pg_catalog.-) b.allocated_quantity\n" \
+	"       OPERATOR(pg_catalog.-) " LIVE_HELD_SQL("b.reference", "$3") ")\n" \
+	"      OPERATOR(pg_catalog.>=) $2\n" \
+	"ORDER BY b.eta NULLS FIRST, b.reference COLLATE pg_catalog.\"C\"\n" \
+	"LIMIT 1"
+
+/* What the live holds of a batch take from it at a clock (holds_live_idx). */
+#define LIVE_HELD_SQL(batch, clock) \
+	"(SELECT COALESCE(pg_catalog.sum(h.qty), 0)::pg_catalog.int4\n" \
+	"        FROM allocation.holds AS h\n" \
+	"        WHERE h.batch_reference OPERATOR(pg_catalog.=) " batch "\n" \
+	"          AND h.orderid IS NULL\n" \
+	"          AND h.expires_at OPERATOR(pg_catalog.>) " clock ")"
 
 typedef struct AlStatement
 {
@@ -104,25 +127,25 @@ static const AlStatement statements[AL_STMT_COUNT] = {
 	/*
 	 * The batch choice rule: warehouse stock (eta NULL) first, then the
 	 * earliest eta, ties by reference in byte order (the same answer in
-	 * every database, whatever its collation).  "in_stock" is the predicate of
-	 * batches_in_stock_idx, so only batches with stock are ever read,
-	 * however many exhausted batches the product has.
+	 * every database, whatever its collation).  "in_stock" is the predicate
+	 * of batches_in_stock_idx, so only batches with unallocated stock are
+	 * read, however many exhausted batches the product has.  Live holds
+	 * ($3 is the clock) take their share; expired ones cost nothing.
 	 */
 	[AL_STMT_PLACE_ON_BEST_BATCH] = {
 		"place on best batch",
 		"UPDATE allocation.batches\n"
 		"SET allocated_quantity = allocated_quantity OPERATOR(pg_catalog.+) $2\n"
 		"WHERE reference OPERATOR(pg_catalog.=) (\n"
-		"    SELECT reference\n"
-		"    FROM allocation.batches\n"
-		"    WHERE sku OPERATOR(pg_catalog.=) $1\n"
-		"      AND in_stock\n"
-		"      AND (purchased_quantity OPERATOR(pg_catalog.-) allocated_quantity)\n"
-		"          OPERATOR(pg_catalog.>=) $2\n"
-		"    ORDER BY eta NULLS FIRST, reference COLLATE pg_catalog.\"C\"\n"
-		"    LIMIT 1)\n"
+		BEST_BATCH_SQL
+		")\n"
 		"RETURNING reference",
-		2, {TEXTOID, INT4OID}, SPI_OK_UPDATE_RETURNING, false
+		3, {TEXTOID, INT4OID, TIMESTAMPTZOID}, SPI_OK_UPDATE_RETURNING, false
+	},
+	[AL_STMT_BEST_BATCH] = {
+		"best batch",
+		BEST_BATCH_SQL,
+		3, {TEXTOID, INT4OID, TIMESTAMPTZOID}, SPI_OK_SELECT, false
 	},
 	[AL_STMT_INSERT_LINE] = {
 		"insert line",
@@ -138,26 +161,115 @@ static const AlStatement statements[AL_STMT_COUNT] = {
 		"RETURNING batch_reference, qty",
 		2, {TEXTOID, TEXTOID}, SPI_OK_DELETE_RETURNING, false
 	},
-	[AL_STMT_RELEASE_FROM_BATCH] = {
-		"release from batch",
+	/*
+	 * A batch's lines and live holds (at clock $2), most recent first: one
+	 * walk down two indexes, read through a cursor by change_batch_quantity.
+	 */
+	[AL_STMT_RECENT_ON_BATCH] = {
+		"recent on batch",
+		"SELECT is_hold, key, qty, expires_at\n"
+		"FROM (SELECT false AS is_hold, orderid AS key, qty,\n"
+		"             NULL::pg_catalog.timestamptz AS expires_at, id\n"
+		"      FROM allocation.order_lines\n"
+		"      WHERE batch_reference OPERATOR(pg_catalog.=) $1\n"
+		"      UNION ALL\n"
+		"      SELECT true, holdid, qty, expires_at, id\n"
+		"      FROM allocation.holds\n"
+		"      WHERE batch_reference OPERATOR(pg_catalog.=) $1\n"
+		"        AND orderid IS NULL\n"
+		"        AND expires_at OPERATOR(pg_catalog.>) $2) AS recent\n"
+		"ORDER BY id DESC",
+		2, {TEXTOID, TIMESTAMPTZOID}, SPI_OK_SELECT, false
+	},
+	[AL_STMT_BATCH_HELD] = {
+		"batch held",
+		"SELECT " LIVE_HELD_SQL("$1", "$2"),
+		2, {TEXTOID, TIMESTAMPTZOID}, SPI_OK_SELECT, false
+	},
+	/* $2 units more (or fewer, when negative) allocated on batch $1. */
+	[AL_STMT_ADJUST_ALLOCATED] = {
+		"adjust allocated",
 		"UPDATE allocation.batches\n"
-		"SET allocated_quantity = allocated_quantity OPERATOR(pg_catalog.-) $2\n"
+		"SET allocated_quantity = allocated_quantity OPERATOR(pg_catalog.+) $2\n"
 		"WHERE reference OPERATOR(pg_catalog.=) $1",
 		2, {TEXTOID, INT4OID}, SPI_OK_UPDATE, false
 	},
-	/* The batch's most recently allocated line, found through its index. */
-	[AL_STMT_TAKE_LATEST_LINE] = {
-		"take latest line",
-		"DELETE FROM allocation.order_lines AS l\n"
-		"USING (SELECT orderid, sku\n"
-		"       FROM allocation.order_lines\n"
-		"       WHERE batch_reference OPERATOR(pg_catalog.=) $1\n"
-		"       ORDER BY id DESC\n"
-		"       LIMIT 1) AS latest\n"
-		"WHERE l.orderid OPERATOR(pg_catalog.=) latest.orderid\n"
-		"  AND l.sku OPERATOR(pg_catalog.=) latest.sku\n"
-		"RETURNING l.orderid, l.qty",
-		1, {TEXTOID}, SPI_OK_DELETE_RETURNING, false
+	[AL_STMT_FIND_HOLD] = {
+		"find hold",
+		"SELECT batch_reference, qty, expires_at, orderid\n"
+		"FROM allocation.holds\n"
+		"WHERE holdid OPERATOR(pg_catalog.=) $1\n"
+		"  AND sku OPERATOR(pg_catalog.=) $2",
+		2, {TEXTOID, TEXTOID}, SPI_OK_SELECT, false
+	},
+	/* Any line of the hold that has not expired at clock $2. */
+	[AL_STMT_HOLD_EXPIRY] = {
+		"hold expiry",
+		"SELECT expires_at, orderid\n"
+		"FROM allocation.holds\n"
+		"WHERE holdid OPERATOR(pg_catalog.=) $1\n"
+		"  AND expires_at OPERATOR(pg_catalog.>) $2\n"
+		"LIMIT 1",
+		2, {TEXTOID, TIMESTAMPTZOID}, SPI_OK_SELECT, false
+	},
+	[AL_STMT_INSERT_HOLD] = {
+		"insert hold",
+		"INSERT INTO allocation.holds (holdid, sku, qty, batch_reference, expires_at)\n"
+		"VALUES ($1, $2, $3, $4, $5)",
+		5, {TEXTOID, TEXTOID, INT4OID, TEXTOID, TIMESTAMPTZOID}, SPI_OK_INSERT, false
+	},
+	[AL_STMT_DELETE_HOLD] = {
+		"delete hold",
+		"DELETE FROM allocation.holds\n"
+		"WHERE holdid OPERATOR(pg_catalog.=) $1\n"
+		"  AND sku OPERATOR(pg_catalog.=) $2",
+		2, {TEXTOID, TEXTOID}, SPI_OK_DELETE, false
+	},
+	[AL_STMT_CONFIRM_HOLD_LINE] = {
+		"confirm hold line",
+		"UPDATE allocation.holds\n"
+		"SET orderid = $3\n"
+		"WHERE holdid OPERATOR(pg_catalog.=) $1\n"
+		"  AND sku OPERATOR(pg_catalog.=) $2",
+		3, {TEXTOID, TEXTOID, TEXTOID}, SPI_OK_UPDATE, false
+	},
+	/* Read without a lock, to learn which products to lock. */
+	[AL_STMT_HOLD_SKUS] = {
+		"hold skus",
+		"SELECT sku\n"
+		"FROM allocation.holds\n"
+		"WHERE holdid OPERATOR(pg_catalog.=) $1",
+		1, {TEXTOID}, SPI_OK_SELECT, false
+	},
+	[AL_STMT_HOLD_LINES] = {
+		"hold lines",
+		"SELECT sku, qty, batch_reference, expires_at, orderid\n"
+		"FROM allocation.holds\n"
+		"WHERE holdid OPERATOR(pg_catalog.=) $1\n"
+		"ORDER BY sku COLLATE pg_catalog.\"C\"",
+		1, {TEXTOID}, SPI_OK_SELECT, false
+	},
+	/*
+	 * A bounded share of a sku's expired holds (at clock $2), earliest
+	 * expiry first, deleted; "live" says whether one still held stock (not
+	 * confirmed) and so needs its Released event.
+	 */
+	[AL_STMT_RECLAIM_EXPIRED] = {
+		"reclaim expired",
+		"WITH gone AS (\n"
+		"    DELETE FROM allocation.holds\n"
+		"    WHERE ctid OPERATOR(pg_catalog.=) ANY (ARRAY(\n"
+		"        SELECT ctid\n"
+		"        FROM allocation.holds\n"
+		"        WHERE sku OPERATOR(pg_catalog.=) $1\n"
+		"          AND expires_at OPERATOR(pg_catalog.<=) $2\n"
+		"        ORDER BY expires_at, id\n"
+		"        LIMIT " CppAsString2(AL_RECLAIM_PER_CALL) "))\n"
+		"    RETURNING holdid, qty, orderid IS NULL AS live, expires_at, id)\n"
+		"SELECT holdid, qty, live\n"
+		"FROM gone\n"
+		"ORDER BY expires_at, id",
+		2, {TEXTOID, TIMESTAMPTZOID}, SPI_OK_SELECT, false
 	},
 	[AL_STMT_INSERT_EVENT] = {
 		"insert event",
@@ -188,10 +300,11 @@ static const AlStatement statements[AL_STMT_COUNT] = {
 		"    FROM allocation.batches AS b\n"
 		"    WHERE b.sku OPERATOR(pg_catalog.=) l.sku\n"
 		"      AND b.in_stock\n"
-		"      AND (b.purchased_quantity OPERATOR(pg_catalog.-) b.allocated_quantity)\n"
+		"      AND (b.purchased_quantity OPERATOR(pg_catalog.-) b.allocated_quantity\n"
+		"           OPERATOR(pg_catalog.-) " LIVE_HELD_SQL("b.reference", "$3") ")\n"
 		"          OPERATOR(pg_catalog.>=) l.qty)\n"
 		"ORDER BY l.n",
-		2, {TEXTARRAYOID, INT4ARRAYOID}, SPI_OK_SELECT, false
+		3, {TEXTARRAYOID, INT4ARRAYOID, TIMESTAMPTZOID}, SPI_OK_SELECT, false
 	},
 
 	/*
@@ -227,6 +340,25 @@ static const AlStatement statements[AL_STMT_COUNT] = {
 		"    LEFT JOIN sums AS s ON s.batch_reference OPERATOR(pg_catalog.=) b.reference\n"
 		"    WHERE b.allocated_quantity::pg_catalog.int8\n"
 		"          OPERATOR(pg_catalog.<>) COALESCE(s.total, 0::pg_catalog.int8)\n"
+		"    UNION ALL\n"
+		"    SELECT 'live holds exceed what the batch has left',\n"
+		"           pg_catalog.jsonb_build_object('batch', b.reference,\n"
+		"               'purchased_quantity', b.purchased_quantity,\n"
+		"               'allocated_quantity', b.allocated_quantity,\n"
+		"               'held_quantity', held.quantity)\n"
+		"    FROM allocation.batches AS b,\n"
+		"         LATERAL (SELECT " LIVE_HELD_SQL("b.reference", "$1") " AS quantity) AS held\n"
+		"    WHERE held.quantity OPERATOR(pg_catalog.>) 0\n"
+		"      AND b.allocated_quantity::pg_catalog.int8 OPERATOR(pg_catalog.+) held.quantity\n"
+		"          OPERATOR(pg_catalog.>) b.purchased_quantity\n"
+		"    UNION ALL\n"
+		"    SELECT 'hold on a batch of another sku',\n"
+		"           pg_catalog.jsonb_build_object('holdid', h.holdid, 'sku', h.sku,\n"
+		"               'batch', b.reference, 'batch_sku', b.sku)\n"
+		"    FROM allocation.holds AS h\n"
+		"    JOIN allocation.batches AS b\n"
+		"      ON b.reference OPERATOR(pg_catalog.=) h.batch_reference\n"
+		"    WHERE b.sku OPERATOR(pg_catalog.<>) h.sku\n"
 		"    UNION ALL\n"
 		"    SELECT 'allocated_quantity exceeds purchased_quantity',\n"
 		"           pg_catalog.jsonb_build_object('batch', reference,\n"
@@ -275,7 +407,86 @@ static const AlStatement statements[AL_STMT_COUNT] = {
 		") AS violations (problem, detail)\n"
 		"ORDER BY problem COLLATE pg_catalog.\"C\",\n"
 		"         detail::pg_catalog.text COLLATE pg_catalog.\"C\"",
-		0, {InvalidOid}, SPI_OK_SELECT, true
+		1, {TIMESTAMPTZOID}, SPI_OK_SELECT, true
+	},
+
+	/*
+	 * Retention: events older than the clock minus $1, except each order
+	 * line's latest Allocated/Deallocated event when it is an Allocated:
+	 * that is all check() compares a line with, and it lets check() still
+	 * see a line or an Allocated that lost its partner.
+	 */
+	[AL_STMT_PRUNE_EVENTS] = {
+		"prune events",
+		"WITH kept AS (\n"
+		"    SELECT id, event\n"
+		"    FROM (SELECT DISTINCT ON (payload OPERATOR(pg_catalog.->>) 'orderid'::pg_catalog.text,\n"
+		"                              payload OPERATOR(pg_catalog.->>) 'sku'::pg_catalog.text)\n"
+		"                 id, event\n"
+		"          FROM allocation.events\n"
+		"          WHERE event OPERATOR(pg_catalog.=) 'Allocated'::pg_catalog.text\n"
+		"             OR event OPERATOR(pg_catalog.=) 'Deallocated'::pg_catalog.text\n"
+		"          ORDER BY payload OPERATOR(pg_catalog.->>) 'orderid'::pg_catalog.text,\n"
+		"                   payload OPERATOR(pg_catalog.->>) 'sku'::pg_catalog.text,\n"
+		"                   id DESC) AS latest\n"
+		"    WHERE event OPERATOR(pg_catalog.=) 'Allocated'::pg_catalog.text\n"
+		")\n"
+		"DELETE FROM allocation.events\n"
+		"WHERE occurred_at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) $1)\n"
+		"  AND id NOT IN (SELECT id FROM kept)",
+		1, {INTERVALOID}, SPI_OK_DELETE, false
+	},
+
+	/* The event stream: a pgoutput slot and the publication it reads. */
+	[AL_STMT_SLOT] = {
+		"slot",
+		"SELECT COALESCE(database OPERATOR(pg_catalog.=) pg_catalog.current_database()\n"
+		"                AND plugin OPERATOR(pg_catalog.=) 'pgoutput', false) AS ours\n"
+		"FROM pg_catalog.pg_replication_slots\n"
+		"WHERE slot_name OPERATOR(pg_catalog.=) $1",
+		1, {NAMEOID}, SPI_OK_SELECT, false
+	},
+	[AL_STMT_CREATE_SLOT] = {
+		"create slot",
+		"SELECT pg_catalog.pg_create_logical_replication_slot($1, 'pgoutput')",
+		1, {NAMEOID}, SPI_OK_SELECT, false
+	},
+	[AL_STMT_DROP_SLOT] = {
+		"drop slot",
+		"SELECT pg_catalog.pg_drop_replication_slot($1)",
+		1, {NAMEOID}, SPI_OK_SELECT, false
+	},
+	/* The publication, and whether it publishes the outbox's inserts. */
+	[AL_STMT_PUBLICATION] = {
+		"publication",
+		"SELECT p.pubinsert AND EXISTS (\n"
+		"           SELECT FROM pg_catalog.pg_publication_rel AS r\n"
+		"           WHERE r.prpubid OPERATOR(pg_catalog.=) p.oid\n"
+		"             AND r.prrelid OPERATOR(pg_catalog.=) 'allocation.events'::pg_catalog.regclass)\n"
+		"FROM pg_catalog.pg_publication AS p\n"
+		"WHERE p.pubname OPERATOR(pg_catalog.=) 'allocation_events'",
+		0, {InvalidOid}, SPI_OK_SELECT, false
+	},
+	[AL_STMT_CREATE_PUBLICATION] = {
+		"create publication",
+		"CREATE PUBLICATION allocation_events FOR TABLE allocation.events\n"
+		"WITH (publish = 'insert')",
+		0, {InvalidOid}, SPI_OK_UTILITY, false
+	},
+	[AL_STMT_DROP_PUBLICATION] = {
+		"drop publication",
+		"DROP PUBLICATION allocation_events",
+		0, {InvalidOid}, SPI_OK_UTILITY, false
+	},
+	/* Other pgoutput slots of this database, which may read the publication. */
+	[AL_STMT_OTHER_STREAM_SLOTS] = {
+		"other stream slots",
+		"SELECT pg_catalog.count(*)\n"
+		"FROM pg_catalog.pg_replication_slots\n"
+		"WHERE database OPERATOR(pg_catalog.=) pg_catalog.current_database()\n"
+		"  AND plugin OPERATOR(pg_catalog.=) 'pgoutput'\n"
+		"  AND slot_name OPERATOR(pg_catalog.<>) $1",
+		1, {NAMEOID}, SPI_OK_SELECT, false
 	},
 };
 
@@ -344,4 +555,21 @@ AlValue(uint64 row, int column, bool *isnull)
 		elog(ERROR, "allocation: no row " UINT64_FORMAT " in the last result", row);
 	return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc,
 						 column, isnull);
+}
+
+/*
+ * AlOpenCursor: open a cursor on a registered statement, to read a result
+ * too large to hold at once with SPI_cursor_fetch.  The caller closes it.
+ */
+Portal
+AlOpenCursor(AlStatementId id, Datum *values)
+{
+	const AlStatement *stmt = &statements[id];
+	Portal		portal;
+
+	portal = SPI_cursor_open(NULL, prepared_plan(id), values, NULL, stmt->read_only);
+	if (portal == NULL)
+		elog(ERROR, "allocation: could not open a cursor on \"%s\": %s",
+			 stmt->name, SPI_result_code_string(SPI_result));
+	return portal;
 }

@@ -69,12 +69,15 @@ allocation_allocations(PG_FUNCTION_ARGS)
 /*
  * allocation.check() RETURNS TABLE (problem text, detail jsonb)
  *
- * One row per violated invariant; none when the data is consistent.
+ * One row per violated invariant; none when the data is consistent.  Holds
+ * are judged live by the statement's clock (allocation.clock()).
  */
 PG_FUNCTION_INFO_V1(allocation_check);
 Datum
 allocation_check(PG_FUNCTION_ARGS)
 {
-	AlMaterialize(fcinfo, AL_STMT_CHECK, NULL);
+	Datum		args[1] = {DirectFunctionCall1(allocation_clock, (Datum) 0)};
+
+	AlMaterialize(fcinfo, AL_STMT_CHECK, args);
 	return (Datum) 0;
 }

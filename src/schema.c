@@ -80,6 +80,23 @@ schema_owner(Oid schema)
 }
 
 /*
+ * check_objects: the library's statements use the objects of the newest
+ * version; a database still at an older one gets a clear error (55000)
+ * until ALTER EXTENSION allocation UPDATE, rather than a missing relation.
+ * allocation.holds, new in 1.2, stands for them: one syscache lookup.
+ */
+static void
+check_objects(Oid schema)
+{
+	if (!OidIsValid(get_relname_relid("holds", schema)))
+		ereport(ERROR,
+				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				errmsg("extension allocation is installed at an older version than its library"),
+				errdetail("The library installed on the server is version %s.", AL_LIBRARY_VERSION),
+				errhint("Run ALTER EXTENSION allocation UPDATE in this database."));
+}
+
+/*
  * AlCheckSchema: the statements name allocation.*, so before any runs the
  * schema of that name must be the extension's own and belong to the
  * extension's owner.  Otherwise its owner could have renamed it and put
@@ -92,7 +109,10 @@ AlCheckSchema(void)
 	Oid			schema = get_namespace_oid("allocation", true);
 
 	if (schema == extension_schema && schema_owner(schema) == extension_owner)
+	{
+		check_objects(schema);
 		return;
+	}
 	read_extension();
 	if (schema != extension_schema)
 		ereport(ERROR,
@@ -109,4 +129,5 @@ AlCheckSchema(void)
 					   GetUserNameFromId(extension_owner, false)),
 				errhint("Check the schema for objects you did not create, then run ALTER SCHEMA allocation OWNER TO %s.",
 						quote_identifier(GetUserNameFromId(extension_owner, false))));
+	check_objects(schema);
 }
