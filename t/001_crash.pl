@@ -1,6 +1,8 @@
 # t/001_crash.pl: kill the server in the middle of concurrent allocation
-# load; after crash recovery every acknowledged change is there, nothing
-# half-done survives, and every invariant holds.
+# load (allocations, checkouts held then confirmed or released, batch
+# changes); after crash recovery every acknowledged change is there, nothing
+# half-done survives, every invariant holds, and no hold counts past its
+# expiry.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -38,19 +40,46 @@ for my $c (1 .. $clients)
 {
 	srand($c);
 	my @held;			# "orderid|sku" of the lines this client holds
+	my @carts;			# "holdid|sku" of its holds not yet confirmed or released
 	my $script = '';
 	for my $i (1 .. $ops_per_client)
 	{
 		my $r = rand();
 		my $op;
-		if ($r < 0.55 || !@held)
+		if ($r < 0.12 || (!@held && !@carts))
+		{
+			my $sku = $skus[ int(rand(@skus)) ];
+			$op = { kind => 'hold', holdid => "k$c-$i", sku => $sku };
+			$script .= "SELECT allocation.hold('k$c-$i', '$sku', " . (1 + int(rand(5))) . ", '1 minute');\n";
+			push @carts, "k$c-$i|$sku";
+		}
+		elsif ($r < 0.27 && @carts)
+		{
+			my $pick = int(rand(@carts));
+			my ($holdid, $sku) = split /\|/, $carts[$pick];
+			$carts[$pick] = $carts[-1];
+			pop @carts;
+			if ($r < 0.23)
+			{
+				# the checkout is paid: the hold becomes order holdid's line
+				$op = { kind => 'confirm', holdid => $holdid, orderid => $holdid, sku => $sku };
+				$script .= "SELECT * FROM allocation.confirm_hold('$holdid', '$holdid');\n";
+				push @held, "$holdid|$sku";
+			}
+			else
+			{
+				$op = { kind => 'release', holdid => $holdid, sku => $sku };
+				$script .= "SELECT allocation.release_hold('$holdid');\n";
+			}
+		}
+		elsif ($r < 0.65 || !@held)
 		{
 			my $sku = $skus[ int(rand(@skus)) ];
 			$op = { kind => 'allocate', orderid => "c$c-$i", sku => $sku };
 			$script .= "SELECT allocation.allocate('c$c-$i', '$sku', " . (1 + int(rand(5))) . ");\n";
 			push @held, "c$c-$i|$sku";
 		}
-		elsif ($r < 0.85)
+		elsif ($r < 0.88)
 		{
 			my $pick = int(rand(@held));
 			my ($orderid, $sku) = split /\|/, $held[$pick];
@@ -91,7 +120,7 @@ $node->start;
 
 # What the clients know: ops 1..acked[c] committed; op acked[c]+1 was in
 # flight and may or may not have committed; later ones never ran.
-my (%expected, %uncertain_line, %acked_changes, %uncertain_changes);
+my (%expected, %uncertain_line, %acked_changes, %uncertain_changes, %cart, %uncertain_cart);
 my ($acked_total, $cut_short) = (0, 0);
 for my $c (1 .. $clients)
 {
@@ -103,14 +132,17 @@ for my $c (1 .. $clients)
 	{
 		my $op = $ops[$c][ $i - 1 ];
 		$acked_changes{ $op->{sku} }++;
-		$expected{"$op->{orderid}|$op->{sku}"} = 1 if $op->{kind} eq 'allocate';
+		$expected{"$op->{orderid}|$op->{sku}"} = 1 if $op->{kind} =~ /^(allocate|confirm)$/;
 		delete $expected{"$op->{orderid}|$op->{sku}"} if $op->{kind} eq 'deallocate';
+		$cart{"$op->{holdid}|$op->{sku}"} = 1 if $op->{kind} eq 'hold';
+		delete $cart{"$op->{holdid}|$op->{sku}"} if $op->{kind} =~ /^(confirm|release)$/;
 	}
 	if ($acked < $ops_per_client)
 	{
 		my $op = $ops[$c][$acked];
 		$uncertain_changes{ $op->{sku} }++;
-		$uncertain_line{"$op->{orderid}|$op->{sku}"} = 1 if $op->{kind} ne 'change';
+		$uncertain_line{"$op->{orderid}|$op->{sku}"} = 1 if $op->{kind} =~ /^(allocate|confirm|deallocate)$/;
+		$uncertain_cart{"$op->{holdid}|$op->{sku}"} = 1 if $op->{kind} =~ /^(hold|confirm|release)$/;
 	}
 }
 is($cut_short, $clients, 'the crash cut every client short in the middle of its load');
@@ -123,6 +155,15 @@ my @ghosts = grep { !$expected{$_} && !$uncertain_line{$_} } keys %stored;
 is(scalar(@lost), 0, 'every acknowledged allocation is there') or diag("lost: @lost[0 .. 9]");
 is(scalar(@ghosts), 0, 'every acknowledged deallocation is there, and no line appeared from nowhere')
   or diag("unexpected: @ghosts[0 .. 9]");
+cmp_ok(scalar(grep { /^k/ } keys %expected), '>', 0, 'acknowledged checkouts were confirmed into orders');
+
+my %live = map { $_ => 1 } split /\n/,
+  $node->safe_psql('postgres', q{SELECT holdid || '|' || sku FROM allocation.holds_view});
+my @lost_carts = grep { !$live{$_} && !$uncertain_cart{$_} } keys %cart;
+my @ghost_carts = grep { !$cart{$_} && !$uncertain_cart{$_} } keys %live;
+is(scalar(@lost_carts) + scalar(@ghost_carts), 0,
+	'the live holds are the acknowledged holds not confirmed or released')
+  or diag("lost: @lost_carts[0 .. 9]; unexpected: @ghost_carts[0 .. 9]");
 
 is($node->safe_psql('postgres', 'SELECT count(*) FROM allocation.check()'), '0',
 	'check(): totals equal the lines, nothing oversold, no line on a missing batch, events match lines');
@@ -160,6 +201,17 @@ for my $sku (@skus)
 	ok($version{$sku} >= $low && $version{$sku} <= $high,
 		"version_number of $sku ($version{$sku}) is the number of its committed changes ($low..$high)");
 }
+
+# A minute later (the clock moved by a superuser), no hold counts: none is
+# live, no batch has anything held, and every unit not allocated can be.
+is($node->safe_psql('postgres', q{
+	SET allocation.clock_offset = '61s';
+	SELECT (SELECT count(*) FROM allocation.holds_view) || ' live, '
+	       || (SELECT coalesce(sum(held_quantity), 0) FROM allocation.batch_stock) || ' held, '
+	       || (SELECT count(*) FROM allocation.batch_stock
+	           WHERE available_quantity <> purchased_quantity - allocated_quantity) || ' batches short, '
+	       || (SELECT count(*) FROM allocation.check()) || ' problems'}),
+	'0 live, 0 held, 0 batches short, 0 problems', 'no hold counts past its expiry');
 
 my ($lines, $events) = split /\|/, $node->safe_psql('postgres',
 	q{SELECT (SELECT count(*) FROM allocation.order_lines) || '|' || (SELECT count(*) FROM allocation.events)});

@@ -1,8 +1,12 @@
 """A seeded random test of the whole API against a model kept in Python.
 
 Thousands of random calls, valid and invalid, run in random transactions that
-commit or roll back.  The model predicts every answer, every SQLSTATE and
-every event; after each commit the database must equal the model exactly.
+commit or roll back: allocations, orders, batch changes, and holds that are
+confirmed, released or left to expire while the clock moves on (the model
+has a clock in hours; the database's is moved by allocation.clock_offset,
+and the real time that passes during a run stays far below an hour).
+The model predicts every answer, every SQLSTATE and every event; after each
+commit the database must equal the model exactly.
 Set ALLOCATION_SEED to replay a run; ALLOCATION_CALLS sets its length.
 """
 import copy
@@ -14,6 +18,8 @@ import psycopg2
 import pytest
 
 SKUS = ["LAMP", "DESK", "RUG"]
+RECLAIM_PER_CALL = 16
+MAX_TTL_HOURS = 24
 REFS = ["b%d" % i for i in range(1, 41)]
 ETAS = [None, None, datetime.date(2030, 1, 1), datetime.date(2030, 1, 1), datetime.date(2030, 2, 1)]
 
@@ -33,8 +39,10 @@ class Model:
         self.versions = {}      # sku -> version_number
         self.batches = {}       # ref -> dict(sku, eta, purchased, allocated)
         self.lines = {}         # (orderid, sku) -> dict(qty, batch, seq)
+        self.holds = {}         # (holdid, sku) -> dict(qty, batch, expires, born, seq, orderid)
         self.events = []        # (event, payload) not yet compared
         self.seq = 0
+        self.clock = 0          # hours since the start
 
     # argument checks, in argument order as the functions make them
     @staticmethod
@@ -51,9 +59,37 @@ class Model:
         if value < minimum:
             raise Failure("22023")
 
+    @staticmethod
+    def ttl(value):
+        if value is None:
+            raise Failure("22004")
+        if not 0 < value <= MAX_TTL_HOURS:
+            raise Failure("22023")
+
+    def live(self, hold):
+        return hold["orderid"] is None and hold["expires"] > self.clock
+
+    def held(self, ref):
+        return sum(h["qty"] for h in self.holds.values() if h["batch"] == ref and self.live(h))
+
+    def reclaim(self, sku):
+        """The calls on a sku reclaim its expired holds, a bounded share."""
+        # The database orders by expires_at, then id: "born" says when that
+        # exact expiry was taken from the real clock (a moved hold keeps it,
+        # a line joining a hold shares it).
+        expired = sorted((k for k, h in self.holds.items() if k[1] == sku and h["expires"] <= self.clock),
+                         key=lambda k: (self.holds[k]["expires"], self.holds[k]["born"], self.holds[k]["seq"]))
+        for key in expired[:RECLAIM_PER_CALL]:
+            hold = self.holds.pop(key)
+            if hold["orderid"] is None:
+                self.released(key, hold["qty"], "expired")
+
+    def released(self, key, qty, reason):
+        self.events.append(("Released", {"holdid": key[0], "sku": key[1], "qty": qty, "reason": reason}))
+
     def best_batch(self, sku, qty):
         fits = [ref for ref, b in self.batches.items()
-                if b["sku"] == sku and b["purchased"] - b["allocated"] >= qty]
+                if b["sku"] == sku and b["purchased"] - b["allocated"] - self.held(ref) >= qty]
         fits.sort(key=lambda ref: (self.batches[ref]["eta"] is not None,
                                    self.batches[ref]["eta"] or datetime.date.min, ref.encode()))
         return fits[0] if fits else None
@@ -67,6 +103,16 @@ class Model:
         self.seq += 1
         self.lines[(orderid, sku)] = {"qty": qty, "batch": ref, "seq": self.seq}
         self.events.append(("Allocated", {"orderid": orderid, "sku": sku, "qty": qty, "batchref": ref}))
+        return ref
+
+    def put_hold(self, holdid, sku, qty, expires, born):
+        ref = self.best_batch(sku, qty)
+        if ref is None:
+            return None
+        self.seq += 1
+        self.holds[(holdid, sku)] = {"qty": qty, "batch": ref, "expires": expires, "born": born or self.seq,
+                                     "seq": self.seq, "orderid": None}
+        self.events.append(("Held", {"holdid": holdid, "sku": sku, "qty": qty, "batchref": ref}))
         return ref
 
     def add_batch(self, ref, sku, qty, eta):
@@ -84,6 +130,7 @@ class Model:
         self.quantity(qty, 1)
         if sku not in self.versions:
             raise Failure("AL001")
+        self.reclaim(sku)
         held = self.lines.get((orderid, sku))
         if held:
             if held["qty"] != qty:
@@ -99,6 +146,7 @@ class Model:
         self.identifier(sku)
         if sku not in self.versions:
             raise Failure("AL001")
+        self.reclaim(sku)
         line = self.lines.pop((orderid, sku), None)
         if line is None:
             return None
@@ -114,18 +162,111 @@ class Model:
             raise Failure("AL002")
         batch = self.batches[ref]
         sku = batch["sku"]
-        batch["purchased"] = qty
+        self.reclaim(sku)
+        excess = batch["allocated"] + self.held(ref) - qty
+        on_batch = [("line", k, l["seq"]) for k, l in self.lines.items() if l["batch"] == ref]
+        on_batch += [("hold", k, h["seq"]) for k, h in self.holds.items() if h["batch"] == ref and self.live(h)]
+        on_batch.sort(key=lambda item: item[2], reverse=True)
         taken = []
-        while batch["allocated"] > qty:
-            key = max((k for k, l in self.lines.items() if l["batch"] == ref),
-                      key=lambda k: self.lines[k]["seq"])
-            line = self.lines.pop(key)
-            batch["allocated"] -= line["qty"]
-            self.events.append(("Deallocated", {"orderid": key[0], "sku": sku, "qty": line["qty"]}))
-            taken.append((key[0], line["qty"]))
-        for orderid, line_qty in taken:
-            self.place(orderid, sku, line_qty)
+        for kind, key, _ in on_batch:
+            if excess <= 0:
+                break
+            if kind == "line":
+                line = self.lines.pop(key)
+                batch["allocated"] -= line["qty"]
+                self.events.append(("Deallocated", {"orderid": key[0], "sku": sku, "qty": line["qty"]}))
+                excess -= line["qty"]
+                taken.append((kind, key, line["qty"], None))
+            else:
+                hold = self.holds.pop(key)
+                excess -= hold["qty"]
+                taken.append((kind, key, hold["qty"], (hold["expires"], hold["born"])))
+        batch["purchased"] = qty
+        for kind, key, line_qty, expires in taken:
+            if kind == "line":
+                self.place(key[0], sku, line_qty)
+            elif self.put_hold(key[0], sku, line_qty, *expires) is None:
+                self.released(key, line_qty, "out_of_stock")
         self.versions[sku] += 1
+
+    def hold(self, holdid, sku, qty, ttl):
+        self.identifier(holdid)
+        self.identifier(sku)
+        self.quantity(qty, 1)
+        self.ttl(ttl)
+        if sku not in self.versions:
+            raise Failure("AL001")
+        self.reclaim(sku)
+        return self.hold_line(holdid, sku, qty, ttl)
+
+    def hold_line(self, holdid, sku, qty, ttl, find_only=False):
+        """(found, batch): an existing unexpired line, or a new one placed."""
+        existing = self.holds.get((holdid, sku))
+        if existing and existing["expires"] <= self.clock:
+            del self.holds[(holdid, sku)]
+            if existing["orderid"] is None:
+                self.released((holdid, sku), existing["qty"], "expired")
+            existing = None
+        if existing:
+            if existing["qty"] != qty:
+                raise Failure("AL003")
+            return existing["batch"]
+        if find_only:
+            return None
+        others = [h for (hid, _), h in self.holds.items() if hid == holdid and h["expires"] > self.clock]
+        if others and others[0]["orderid"] is not None:
+            raise Failure("AL004")
+        expires, born = (others[0]["expires"], others[0]["born"]) if others else (self.clock + ttl, None)
+        ref = self.put_hold(holdid, sku, qty, expires, born)
+        if ref is None:
+            self.events.append(("OutOfStock", {"sku": sku}))
+        else:
+            self.versions[sku] += 1
+        return ref
+
+    def hold_lines(self, holdid):
+        return sorted((k for k in self.holds if k[0] == holdid), key=lambda k: k[1].encode())
+
+    def confirm_hold(self, holdid, orderid):
+        self.identifier(holdid)
+        self.identifier(orderid)
+        keys = self.hold_lines(holdid)
+        if not keys:
+            raise Failure("AL004")
+        holds = [self.holds[k] for k in keys]
+        if any(h["expires"] <= self.clock for h in holds):
+            raise Failure("AL004")
+        if any(h["orderid"] is not None and h["orderid"] != orderid for h in holds):
+            raise Failure("AL004")
+        if all(h["orderid"] is None for h in holds):
+            for (_, sku), hold in zip(keys, holds):
+                if (orderid, sku) in self.lines:
+                    raise Failure("AL003")
+                hold["orderid"] = orderid
+                self.released((holdid, sku), hold["qty"], "confirmed")
+                self.batches[hold["batch"]]["allocated"] += hold["qty"]
+                self.seq += 1
+                self.lines[(orderid, sku)] = {"qty": hold["qty"], "batch": hold["batch"], "seq": self.seq}
+                self.events.append(("Allocated", {"orderid": orderid, "sku": sku, "qty": hold["qty"],
+                                                  "batchref": hold["batch"]}))
+                self.versions[sku] += 1
+        return [(sku, hold["batch"]) for (_, sku), hold in zip(keys, holds)]
+
+    def release_hold(self, holdid):
+        self.identifier(holdid)
+        released = 0
+        for key in self.hold_lines(holdid):
+            hold = self.holds[key]
+            if hold["orderid"] is not None:
+                continue
+            del self.holds[key]
+            if hold["expires"] <= self.clock:
+                self.released(key, hold["qty"], "expired")
+            else:
+                self.released(key, hold["qty"], "released")
+                self.versions[key[1]] += 1
+                released += 1
+        return released
 
     def allocate_order(self, orderid, skus, qtys):
         self.identifier(orderid)
@@ -142,6 +283,8 @@ class Model:
         for sku, _ in order:
             if sku not in self.versions:
                 raise Failure("AL001")
+        for sku, _ in order:
+            self.reclaim(sku)
         new = []
         for sku, qty in order:
             held = self.lines.get((orderid, sku))
@@ -160,6 +303,36 @@ class Model:
             self.place(orderid, sku, qty)
             self.versions[sku] += 1
         return [(sku, self.lines[(orderid, sku)]["batch"]) for sku, _ in order]
+
+
+    def hold_order(self, holdid, skus, qtys, ttl):
+        self.identifier(holdid)
+        self.ttl(ttl)
+        if skus is None or qtys is None:
+            raise Failure("22004")
+        if len(skus) != len(qtys) or not skus or None in skus or None in qtys:
+            raise Failure("22023")
+        for sku, qty in zip(skus, qtys):
+            self.identifier(sku)
+            self.quantity(qty, 1)
+        order = sorted(zip(skus, qtys), key=lambda line: line[0].encode())
+        if len(set(skus)) != len(skus):
+            raise Failure("22023")
+        for sku, _ in order:
+            if sku not in self.versions:
+                raise Failure("AL001")
+        for sku, _ in order:
+            self.reclaim(sku)
+        found = {sku: self.hold_line(holdid, sku, qty, ttl, find_only=True) for sku, qty in order}
+        new = [(sku, qty) for sku, qty in order if found[sku] is None]
+        short = [sku for sku, qty in new if self.best_batch(sku, qty) is None]
+        if short:
+            for sku in short:
+                self.events.append(("OutOfStock", {"sku": sku}))
+            return [(sku, found[sku]) for sku, _ in order]
+        for sku, qty in new:
+            found[sku] = self.hold_line(holdid, sku, qty, ttl)
+        return [(sku, found[sku]) for sku, _ in order]
 
 
 def random_identifier(rng, pool):
@@ -191,9 +364,33 @@ def line_qty(rng, orderid, sku):
     return 1 + sum(map(ord, orderid + sku)) % 6
 
 
+def random_ttl(rng):
+    """Hours, valid most of the time."""
+    roll = rng.random()
+    if roll < 0.01:
+        return None
+    if roll < 0.03:
+        return rng.choice([0, -1, MAX_TTL_HOURS + 1])
+    return rng.choice([1, 2, 3, 5, 10, MAX_TTL_HOURS])
+
+
 def random_call(rng):
     """A call as (name, args), valid most of the time."""
     orderids = ["o%d" % i for i in range(25)]
+    holdids = ["h%d" % i for i in range(12)]
+    roll = rng.random()
+    if roll < 0.10:
+        holdid, sku = random_identifier(rng, holdids), random_identifier(rng, SKUS)
+        return "hold", (holdid, sku, line_qty(rng, holdid, sku), random_ttl(rng))
+    if roll < 0.14:
+        n = rng.randint(1, 3)
+        holdid = random_identifier(rng, holdids)
+        skus = rng.sample(SKUS, n)
+        return "hold_order", (holdid, skus, [line_qty(rng, holdid, sku) for sku in skus], random_ttl(rng))
+    if roll < 0.20:
+        return "confirm_hold", (random_identifier(rng, holdids), random_identifier(rng, orderids))
+    if roll < 0.23:
+        return "release_hold", (random_identifier(rng, holdids),)
     roll = rng.random()
     if roll < 0.06:
         return "add_batch", (random_identifier(rng, REFS), random_identifier(rng, SKUS),
@@ -217,10 +414,24 @@ def random_call(rng):
     return "allocate_order", (orderid, skus, qtys)
 
 
+def hours(ttl):
+    return None if ttl is None else "%d hours" % ttl
+
+
 def call_database(cur, name, args):
     if name == "allocate_order":
         cur.execute("SELECT sku, batchref FROM allocation.allocate_order(%s, %s::text[], %s::integer[])", args)
         return [tuple(row) for row in cur.fetchall()]
+    if name == "hold_order":
+        cur.execute("SELECT sku, batchref FROM allocation.hold_order(%s, %s::text[], %s::integer[], %s::interval)",
+                    args[:3] + (hours(args[3]),))
+        return [tuple(row) for row in cur.fetchall()]
+    if name == "confirm_hold":
+        cur.execute("SELECT sku, batchref FROM allocation.confirm_hold(%s, %s)", args)
+        return [tuple(row) for row in cur.fetchall()]
+    if name == "hold":
+        cur.execute("SELECT allocation.hold(%s, %s, %s, %s::interval)", args[:3] + (hours(args[3]),))
+        return cur.fetchone()[0]
     placeholders = ", ".join(["%s"] * len(args))
     cur.execute("SELECT allocation.%s(%s)" % (name, placeholders), args)
     if name in ("add_batch", "change_batch_quantity"):
@@ -235,12 +446,15 @@ def database_state(cur):
     batches = {r[0]: {"sku": r[1], "eta": r[2], "purchased": r[3], "allocated": r[4]} for r in cur.fetchall()}
     cur.execute("SELECT orderid, sku, qty, batch_reference FROM allocation.order_lines")
     lines = {(r[0], r[1]): {"qty": r[2], "batch": r[3]} for r in cur.fetchall()}
-    return versions, batches, lines
+    cur.execute("SELECT holdid, sku, qty, batch_reference, orderid FROM allocation.holds")
+    holds = {(r[0], r[1]): {"qty": r[2], "batch": r[3], "orderid": r[4]} for r in cur.fetchall()}
+    return versions, batches, lines, holds
 
 
 def model_state(model):
     lines = {k: {"qty": l["qty"], "batch": l["batch"]} for k, l in model.lines.items()}
-    return model.versions, model.batches, lines
+    holds = {k: {"qty": h["qty"], "batch": h["batch"], "orderid": h["orderid"]} for k, h in model.holds.items()}
+    return model.versions, model.batches, lines, holds
 
 
 @pytest.fixture
@@ -270,6 +484,9 @@ def test_random_calls_match_the_model(connection):
     last_event = 0
     calls = commits = rollbacks = errors = 0
     while calls < total_calls:
+        if rng.random() < 0.08:        # time passes between transactions
+            model.clock += rng.choice([1, 2, 3, 6, 11])
+            cur.execute("SET allocation.clock_offset = '%d h'" % model.clock)
         saved = copy.deepcopy(model)
         cur.execute("BEGIN")
         failed = False
@@ -302,7 +519,10 @@ def test_random_calls_match_the_model(connection):
         assert database_state(cur) == model_state(model), "after commit %d of seed %d" % (commits, seed)
         cur.execute("SELECT id, event, payload FROM allocation.events WHERE id > %s ORDER BY id", (last_event,))
         rows = cur.fetchall()
-        assert [(r[1], r[2]) for r in rows] == model.events, "events after commit %d of seed %d" % (commits, seed)
+        # a Held event's expires_at is the database's clock: not modelled
+        got_events = [(r[1], {k: v for k, v in r[2].items() if not (r[1] == "Held" and k == "expires_at")})
+                      for r in rows]
+        assert got_events == model.events, "events after commit %d of seed %d" % (commits, seed)
         if rows:
             last_event = rows[-1][0]
         model.events = []
