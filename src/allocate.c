@@ -38,12 +38,16 @@ AlLockProduct(text *sku)
 {
 	Datum		args[1] = {PointerGetDatum(sku)};
 	bool		isnull;
+	int64		version;
 
 	if (AlExecute(AL_STMT_LOCK_PRODUCT, args, NULL, 1) == 0)
 		ereport(ERROR,
 				errcode(ERRCODE_AL_INVALID_SKU),
 				errmsg("Invalid sku %s", text_to_cstring(sku)));
-	return DatumGetInt64(AlValue(0, 1, &isnull));
+	version = DatumGetInt64(AlValue(0, 1, &isnull));
+	/* An order locks many products: keep no result per product. */
+	SPI_freetuptable(SPI_tuptable);
+	return version;
 }
 
 /*
@@ -110,7 +114,7 @@ AlCheckHeldQty(text *orderid, text *sku, int32 held_qty, int32 qty)
 text *
 AlPlaceLine(text *orderid, text *sku, int32 qty, TimestampTz now)
 {
-	Datum		args[4];
+	Datum		args[3];
 	bool		isnull;
 	text	   *batchref;
 
@@ -126,14 +130,26 @@ AlPlaceLine(text *orderid, text *sku, int32 qty, TimestampTz now)
 	batchref = DatumGetTextPCopy(AlValue(0, 1, &isnull));
 	SPI_freetuptable(SPI_tuptable);
 
+	AlInsertLine(orderid, sku, qty, batchref);
+	return batchref;
+}
+
+/*
+ * AlInsertLine: record the order line (orderid, sku) of qty on batchref,
+ * with its Allocated event.  The caller has counted qty in the batch's
+ * allocated_quantity, or does so.
+ */
+void
+AlInsertLine(text *orderid, text *sku, int32 qty, text *batchref)
+{
+	Datum		args[4];
+
 	args[0] = PointerGetDatum(orderid);
 	args[1] = PointerGetDatum(sku);
 	args[2] = Int32GetDatum(qty);
 	args[3] = PointerGetDatum(batchref);
 	AlExecute(AL_STMT_INSERT_LINE, args, NULL, 0);
-
 	AlRecordAllocated(orderid, sku, qty, batchref);
-	return batchref;
 }
 
 /*

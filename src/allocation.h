@@ -72,6 +72,7 @@ typedef enum AlStatementId
 	AL_STMT_DELETE_LINE,
 	AL_STMT_RECENT_ON_BATCH,
 	AL_STMT_BATCH_HELD,
+	AL_STMT_BATCH_ROOM,
 	AL_STMT_ADJUST_ALLOCATED,
 	AL_STMT_FIND_HOLD,
 	AL_STMT_HOLD_EXPIRY,
@@ -106,6 +107,7 @@ extern int64 AlTakeProduct(text *sku, TimestampTz *now);
 extern void AlBumpVersion(text *sku, int64 version);
 extern void AlCheckHeldQty(text *orderid, text *sku, int32 held_qty, int32 qty);
 extern text *AlPlaceLine(text *orderid, text *sku, int32 qty, TimestampTz now);
+extern void AlInsertLine(text *orderid, text *sku, int32 qty, text *batchref);
 
 /* holds.c */
 extern TimestampTz AlClock(void);
@@ -113,8 +115,8 @@ extern Datum allocation_clock(PG_FUNCTION_ARGS);
 extern void AlReclaimExpired(text *sku, TimestampTz now);
 extern text *AlPlaceHold(text *holdid, text *sku, int32 qty, int64 ttl_usecs,
 						 TimestampTz now);
-extern text *AlReplaceHold(text *holdid, text *sku, int32 qty, TimestampTz expires_at,
-						   TimestampTz now);
+extern void AlInsertHold(text *holdid, text *sku, int32 qty, text *batchref,
+						 TimestampTz expires_at);
 extern bool AlFindHold(text *holdid, text *sku, int32 qty, TimestampTz now, text **batchref);
 
 /* orders.c */

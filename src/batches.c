@@ -138,6 +138,88 @@ take_lines_off(text *ref, text *sku, int32 allocated, int32 purchased, Timestamp
 	return allocated;
 }
 
+/* A batch that may take lines again, and the room it has left. */
+typedef struct Room
+{
+	text	   *batchref;
+	int64		room;
+	int64		added;			/* units of lines placed on it here */
+} Room;
+
+/*
+ * place_again: place what a shrinking batch took off again, in the order
+ * taken off, each on the first batch in rule order with room for it (back
+ * on the shrunk batch if it fits): Allocated for a line, Held (with its
+ * expiry) for a hold; OutOfStock for a line, Released (out_of_stock) for a
+ * hold that fits nowhere.
+ *
+ * The batches' room is read once and kept here, and each batch's allocated
+ * quantity updated once at the end: updating the same row once per line
+ * would make each later read walk all its versions (quadratic time).
+ */
+static void
+place_again(text *sku, List *taken, TimestampTz now)
+{
+	Datum		args[2] = {PointerGetDatum(sku), TimestampTzGetDatum(now)};
+	SPITupleTable *read;
+	Room	   *rooms;
+	int			nrooms;
+	int			i;
+	ListCell   *lc;
+
+	if (taken == NIL)
+		return;
+	nrooms = (int) AlExecute(AL_STMT_BATCH_ROOM, args, NULL, 0);
+	read = SPI_tuptable;
+	rooms = palloc0(Max(nrooms, 1) * sizeof(Room));
+	for (i = 0; i < nrooms; i++)
+	{
+		bool		isnull;
+
+		rooms[i].batchref = DatumGetTextPCopy(SPI_getbinval(read->vals[i], read->tupdesc, 1, &isnull));
+		rooms[i].room = DatumGetInt32(SPI_getbinval(read->vals[i], read->tupdesc, 2, &isnull));
+	}
+	if (nrooms > 0)
+		SPI_freetuptable(read);
+
+	foreach(lc, taken)
+	{
+		TakenLine  *line = (TakenLine *) lfirst(lc);
+		Room	   *fit = NULL;
+
+		CHECK_FOR_INTERRUPTS();
+		for (i = 0; i < nrooms && fit == NULL; i++)
+		{
+			if (rooms[i].room >= line->qty)
+				fit = &rooms[i];
+		}
+		if (fit == NULL && line->is_hold)
+			AlRecordReleased(line->key, sku, line->qty, "out_of_stock");
+		else if (fit == NULL)
+			AlRecordOutOfStock(sku);
+		else
+		{
+			fit->room -= line->qty;
+			if (line->is_hold)
+				AlInsertHold(line->key, sku, line->qty, fit->batchref, line->expires_at);
+			else
+			{
+				fit->added += line->qty;
+				AlInsertLine(line->key, sku, line->qty, fit->batchref);
+			}
+		}
+		pfree(line->key);
+	}
+
+	for (i = 0; i < nrooms; i++)
+	{
+		Datum		adjust[2] = {PointerGetDatum(rooms[i].batchref), Int32GetDatum((int32) rooms[i].added)};
+
+		if (rooms[i].added > 0)
+			AlExecute(AL_STMT_ADJUST_ALLOCATED, adjust, NULL, 0);
+	}
+}
+
 /*
  * allocation.change_batch_quantity(ref text, qty integer) RETURNS void
  *
@@ -162,7 +244,6 @@ allocation_change_batch_quantity(PG_FUNCTION_ARGS)
 	TimestampTz now;
 	int32		allocated;
 	List	   *taken = NIL;
-	ListCell   *lc;
 
 	AlConnect();
 
@@ -183,20 +264,7 @@ allocation_change_batch_quantity(PG_FUNCTION_ARGS)
 	args[2] = Int32GetDatum(allocated);
 	AlExecute(AL_STMT_SET_BATCH_QUANTITIES, args, NULL, 0);
 
-	foreach(lc, taken)
-	{
-		TakenLine  *line = (TakenLine *) lfirst(lc);
-		text	   *batchref;
-
-		CHECK_FOR_INTERRUPTS();
-		if (line->is_hold)
-			batchref = AlReplaceHold(line->key, sku, line->qty, line->expires_at, now);
-		else
-			batchref = AlPlaceLine(line->key, sku, line->qty, now);
-		if (batchref != NULL)
-			pfree(batchref);
-		pfree(line->key);
-	}
+	place_again(sku, taken, now);
 
 	AlBumpVersion(sku, version);
 	AlFinish();

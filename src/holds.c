@@ -120,6 +120,7 @@ AlFindHold(text *holdid, text *sku, int32 qty, TimestampTz now, text **batchref)
 	(void) AlValue(0, 4, &unconfirmed);
 	if (DatumGetTimestampTz(AlValue(0, 3, &isnull)) <= now)
 	{
+		SPI_freetuptable(SPI_tuptable);
 		AlExecute(AL_STMT_DELETE_HOLD, args, NULL, 0);
 		if (unconfirmed)
 			AlRecordReleased(holdid, sku, held_qty, "expired");
@@ -131,7 +132,9 @@ AlFindHold(text *holdid, text *sku, int32 qty, TimestampTz now, text **batchref)
 				errmsg("hold line %s/%s is already held with qty %d",
 					   text_to_cstring(holdid), text_to_cstring(sku), held_qty),
 				errhint("Release the hold before holding the line with qty %d.", qty));
-	*batchref = DatumGetTextPP(AlValue(0, 1, &isnull));
+	/* A copy, so that an order keeps no result per line. */
+	*batchref = DatumGetTextPCopy(AlValue(0, 1, &isnull));
+	SPI_freetuptable(SPI_tuptable);
 	return true;
 }
 
@@ -153,6 +156,7 @@ hold_expiry(text *holdid, int64 ttl_usecs, TimestampTz now)
 		return now + ttl_usecs;
 	expires_at = DatumGetTimestampTz(AlValue(0, 1, &isnull));
 	(void) AlValue(0, 2, &unconfirmed);
+	SPI_freetuptable(SPI_tuptable);
 	if (!unconfirmed)
 		ereport(ERROR,
 				errcode(ERRCODE_AL_HOLD_NOT_LIVE),
@@ -169,7 +173,7 @@ hold_expiry(text *holdid, int64 ttl_usecs, TimestampTz now)
 static text *
 place_hold(text *holdid, text *sku, int32 qty, TimestampTz expires_at, TimestampTz now)
 {
-	Datum		args[5];
+	Datum		args[3];
 	bool		isnull;
 	text	   *batchref;
 
@@ -181,15 +185,26 @@ place_hold(text *holdid, text *sku, int32 qty, TimestampTz expires_at, Timestamp
 	batchref = DatumGetTextPCopy(AlValue(0, 1, &isnull));
 	SPI_freetuptable(SPI_tuptable);
 
+	AlInsertHold(holdid, sku, qty, batchref, expires_at);
+	return batchref;
+}
+
+/*
+ * AlInsertHold: record the hold line (holdid, sku) of qty on batchref until
+ * expires_at, with its Held event.  The caller knows the batch has room.
+ */
+void
+AlInsertHold(text *holdid, text *sku, int32 qty, text *batchref, TimestampTz expires_at)
+{
+	Datum		args[5];
+
 	args[0] = PointerGetDatum(holdid);
 	args[1] = PointerGetDatum(sku);
 	args[2] = Int32GetDatum(qty);
 	args[3] = PointerGetDatum(batchref);
 	args[4] = TimestampTzGetDatum(expires_at);
 	AlExecute(AL_STMT_INSERT_HOLD, args, NULL, 0);
-
 	AlRecordHeld(holdid, sku, qty, batchref, expires_at);
-	return batchref;
 }
 
 /*
@@ -204,21 +219,6 @@ AlPlaceHold(text *holdid, text *sku, int32 qty, int64 ttl_usecs, TimestampTz now
 
 	if (batchref == NULL)
 		AlRecordOutOfStock(sku);
-	return batchref;
-}
-
-/*
- * AlReplaceHold: put back a hold line that a shrinking batch took off, with
- * its expiry (place_hold); when no batch can take it, the line is dropped
- * with Released (reason out_of_stock).
- */
-text *
-AlReplaceHold(text *holdid, text *sku, int32 qty, TimestampTz expires_at, TimestampTz now)
-{
-	text	   *batchref = place_hold(holdid, sku, qty, expires_at, now);
-
-	if (batchref == NULL)
-		AlRecordReleased(holdid, sku, qty, "out_of_stock");
 	return batchref;
 }
 
@@ -431,12 +431,7 @@ allocation_confirm_hold(PG_FUNCTION_ARGS)
 			args[0] = PointerGetDatum(line->batchref);
 			args[1] = Int32GetDatum(line->qty);
 			AlExecute(AL_STMT_ADJUST_ALLOCATED, args, NULL, 0);
-			args[0] = PointerGetDatum(orderid);
-			args[1] = PointerGetDatum(line->sku);
-			args[2] = Int32GetDatum(line->qty);
-			args[3] = PointerGetDatum(line->batchref);
-			AlExecute(AL_STMT_INSERT_LINE, args, NULL, 0);
-			AlRecordAllocated(orderid, line->sku, line->qty, line->batchref);
+			AlInsertLine(orderid, line->sku, line->qty, line->batchref);
 			AlBumpVersion(line->sku, versions[i]);
 		}
 	}

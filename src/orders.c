@@ -278,7 +278,9 @@ find_order_line(text *orderid, text *sku, int32 qty, TimestampTz now, text **bat
 	if (AlExecute(AL_STMT_FIND_LINE, args, NULL, 1) == 0)
 		return false;
 	AlCheckHeldQty(orderid, sku, DatumGetInt32(AlValue(0, 2, &isnull)), qty);
-	*batchref = DatumGetTextPP(AlValue(0, 1, &isnull));
+	/* A copy, so that an order keeps no result per line. */
+	*batchref = DatumGetTextPCopy(AlValue(0, 1, &isnull));
+	SPI_freetuptable(SPI_tuptable);
 	return true;
 }
 

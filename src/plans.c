@@ -186,6 +186,21 @@ static const AlStatement statements[AL_STMT_COUNT] = {
 		"SELECT " LIVE_HELD_SQL("$1", "$2"),
 		2, {TEXTOID, TIMESTAMPTZOID}, SPI_OK_SELECT, false
 	},
+	/*
+	 * The room left in each batch of sku $1 that has unallocated stock, at
+	 * clock $2, in the order of the batch choice rule (BEST_BATCH_SQL).
+	 */
+	[AL_STMT_BATCH_ROOM] = {
+		"batch room",
+		"SELECT b.reference,\n"
+		"       b.purchased_quantity OPERATOR(pg_catalog.-) b.allocated_quantity\n"
+		"       OPERATOR(pg_catalog.-) " LIVE_HELD_SQL("b.reference", "$2") "\n"
+		"FROM allocation.batches AS b\n"
+		"WHERE b.sku OPERATOR(pg_catalog.=) $1\n"
+		"  AND b.in_stock\n"
+		"ORDER BY b.eta NULLS FIRST, b.reference COLLATE pg_catalog.\"C\"",
+		2, {TEXTOID, TIMESTAMPTZOID}, SPI_OK_SELECT, false
+	},
 	/* $2 units more (or fewer, when negative) allocated on batch $1. */
 	[AL_STMT_ADJUST_ALLOCATED] = {
 		"adjust allocated",
@@ -528,7 +543,8 @@ prepared_plan(AlStatementId id)
  * nulls follows SPI's convention (NULL when no parameter is null, else 'n'
  * marks a null).  tcount limits the rows returned, 0 for all.  Returns the
  * number of rows processed; anything but the statement's expected SPI code
- * is an internal error.
+ * is an internal error.  A caller that reads a result frees it when done
+ * (SPI_freetuptable) if it runs per line of a call.
  */
 uint64
 AlExecute(AlStatementId id, Datum *values, const char *nulls, long tcount)
@@ -540,6 +556,9 @@ AlExecute(AlStatementId id, Datum *values, const char *nulls, long tcount)
 	if (rc != stmt->expected)
 		elog(ERROR, "allocation: \"%s\" failed: %s",
 			 stmt->name, SPI_result_code_string(rc));
+	/* An empty result has nothing to read: free it now (8 kB each). */
+	if (SPI_processed == 0 && SPI_tuptable != NULL)
+		SPI_freetuptable(SPI_tuptable);
 	return SPI_processed;
 }
 
