@@ -17,16 +17,49 @@
  */
 #include "postgres.h"
 
+#include "common/hashfn.h"
 #include "common/int.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
+#include "storage/lock.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
 #include "allocation.h"
 
 /*
+ * queue_for_product: wait in the product's own heavyweight lock queue, until
+ * the end of the transaction.
+ *
+ * Under a flash sale many sessions wait for one product.  Waiting on its
+ * row lock wakes every waiter at each commit to fight for the row again;
+ * a heavyweight lock hands itself to the next waiter only, in order.  The
+ * lock is a "userlock" (the lock type no SQL function takes, unlike the
+ * advisory locks an application may use), keyed by the database and a
+ * 64-bit hash of the sku: two skus sharing a hash would only share a queue.
+ * lock_timeout (55P03), deadlock detection and cancel apply as to any lock.
+ */
+static void
+queue_for_product(text *sku)
+{
+	uint64		hash = hash_bytes_extended((const unsigned char *) VARDATA_ANY(sku),
+										   VARSIZE_ANY_EXHDR(sku), AL_LOCK_HASH_SEED);
+	LOCKTAG		tag;
+
+	tag.locktag_field1 = MyDatabaseId;
+	tag.locktag_field2 = (uint32) (hash >> 32);
+	tag.locktag_field3 = (uint32) hash;
+	tag.locktag_field4 = AL_LOCK_FIELD4;
+	tag.locktag_type = LOCKTAG_USERLOCK;
+	tag.locktag_lockmethodid = DEFAULT_LOCKMETHOD;
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+}
+
+/*
  * AlLockProduct: lock a product for the rest of the transaction and return
- * its version_number.
+ * its version_number.  Queues first (queue_for_product), then takes the
+ * product's row lock, which is free by then but still decides what the
+ * isolation level sees.
  *
  * Raises AL001 ("Invalid sku <sku>") when the product does not exist.
  * Honours lock_timeout (55P03) and, under REPEATABLE READ or SERIALIZABLE,
@@ -39,6 +72,8 @@ AlLockProduct(text *sku)
 	Datum		args[1] = {PointerGetDatum(sku)};
 	bool		isnull;
 	int64		version;
+
+	queue_for_product(sku);
 
 	if (AlExecute(AL_STMT_LOCK_PRODUCT, args, NULL, 1) == 0)
 		ereport(ERROR,

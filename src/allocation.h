@@ -35,6 +35,13 @@
 /* The longest a hold may last (ttl), in microseconds: one day. */
 #define AL_MAX_HOLD_USECS USECS_PER_DAY
 
+/*
+ * The product lock queue (allocate.c): locktag_field4 of its "userlock"
+ * locks ("AL"), and the seed of the sku hash that keys them.
+ */
+#define AL_LOCK_FIELD4 0x414C
+#define AL_LOCK_HASH_SEED UINT64CONST(0x616c6c6f63617465)
+
 /* Expired holds a call reclaims at most, per product it locks. */
 #define AL_RECLAIM_PER_CALL 16
 
