@@ -79,7 +79,7 @@ CREATE INDEX holds_recent_idx
 
 -- Reclaiming a sku's expired holds, earliest expiry first.
 CREATE INDEX holds_expiry_idx
-    ON allocation.holds (sku, expires_at);
+    ON allocation.holds (sku, expires_at, id);
 
 -------------------------------------------------------------------------------
 -- views

@@ -1,11 +1,19 @@
 """bench/bench.py: the benchmark suite.  Run by bench/run (make bench).
 
-Runs every workload with pgbench (-M prepared) in several rounds, baselines
-alternating with workloads in the same round, under synchronous_commit on
-and off; prints one table of medians and ratios to the baselines measured in
-the same run; writes the raw numbers as CSV and draws charts with gnuplot.
+Throughput workloads are pgbench runs, in several rounds; each round
+measures the workloads and their baselines one after the other, and every
+ratio is the median over rounds of workload / baseline of the same round.
+Single calls (huge orders, big reallocations, one long transaction) are
+timed from Python, best of the rounds.  Prints one report, writes the raw
+numbers as CSV and draws charts with gnuplot.
+
 QUICK=1 runs one short round, writes into a scratch folder (never into the
 committed bench/results/) and marks its verdicts as indicative.
+
+Environment (bench/run sets it): PG* for the main cluster (default
+settings), STREAM_PORT for a cluster with wal_level = logical, BOUNCER_PORT
+for PgBouncer in front of the main cluster (transaction pooling, 4 server
+connections).
 """
 import csv
 import datetime
@@ -15,22 +23,23 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
+import time
+
+import psycopg2
 
 QUICK = os.environ.get("QUICK") == "1"
-SECONDS = int(os.environ.get("BENCH_SECONDS", 1 if QUICK else 2))
+SECONDS = int(os.environ.get("BENCH_SECONDS", 1 if QUICK else 3))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", 1 if QUICK else 3))
-CLIENTS = [1, 2, 4, 8]
+CLIENTS = [1, 4, 16, 64]
 HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
 RESULTS = tempfile.mkdtemp(prefix="allocation-bench-") if QUICK else os.path.join(HERE, "results")
 DB = "bench"
-
-
-def verdict(met):
-    """met / NOT met, marked indicative when QUICK ran one short round."""
-    return ("met" if met else "NOT met") + (" (indicative: QUICK, one short round)" if QUICK else "")
+STREAM_PORT = os.environ.get("STREAM_PORT")
+BOUNCER_PORT = os.environ.get("BOUNCER_PORT")
 
 SCRIPTS = {
-    "floor": "INSERT INTO bench_floor (v) VALUES (random());\n",
     "spread": """\\set sku random(1, 1000)
 \\set qty random(1, 5)
 \\set o random(1, 9223372036854775806)
@@ -40,130 +49,265 @@ SELECT allocation.allocate('spread-' || :o, 'sku-' || :sku, :qty);
 \\set o random(1, 9223372036854775806)
 SELECT allocation.allocate('hot-' || :o, 'sku-hot', :qty);
 """,
-    "churn": """\\set sku random(1, 1000)
+    # a checkout: hold on the checkout page, confirm on payment (two calls)
+    "checkout": """\\set sku random(1, 1000)
 \\set o random(1, 9223372036854775806)
-SELECT allocation.allocate('churn-' || :o, 'sku-' || :sku, 1);
-SELECT allocation.deallocate('churn-' || :o, 'sku-' || :sku);
+SELECT allocation.hold('cart-' || :o, 'sku-' || :sku, 1, '15 minutes');
+SELECT count(*) FROM allocation.confirm_hold('cart-' || :o, 'paid-' || :o);
 """,
-    "realloc": """SELECT allocation.change_batch_quantity('ra-' || (:client_id + 1), 0);
-SELECT allocation.change_batch_quantity('ra-' || (:client_id + 1), 100);
-SELECT allocation.change_batch_quantity('rb-' || (:client_id + 1), 0);
-SELECT allocation.change_batch_quantity('rb-' || (:client_id + 1), 100);
+    "expired": """\\set o random(1, 9223372036854775806)
+SELECT allocation.allocate('exp-' || :o, 'sku-expired', 1);
 """,
-    "read_function": """\\set o random(1, 500000)
-SELECT * FROM allocation.allocations('read-' || :o);
+    "fresh": """\\set o random(1, 9223372036854775806)
+SELECT allocation.allocate('exp-' || :o, 'sku-fresh', 1);
 """,
-    "read_view": """\\set o random(1, 500000)
-SELECT sku, batchref FROM allocation.allocations_view WHERE orderid = 'read-' || :o;
+    "partly_3": """\\set o random(1, 9223372036854775806)
+SELECT allocation.allocate('partly-' || :o, 'sku-partly-3', 2);
 """,
-    "order1": """\\set s random(1, 1000)
-\\set o random(1, 9223372036854775806)
-SELECT count(*) FROM allocation.allocate_order('order-' || :o, ARRAY['sku-' || :s], ARRAY[1]);
-""",
-    "order3": """\\set s random(1, 333)
-\\set o random(1, 9223372036854775806)
-SELECT count(*) FROM allocation.allocate_order('order-' || :o,
-    ARRAY['sku-' || :s, 'sku-' || (:s + 333), 'sku-' || (:s + 666)], ARRAY[1, 1, 1]);
-""",
-    "order10": """\\set s random(1, 100)
-\\set o random(1, 9223372036854775806)
-SELECT count(*) FROM allocation.allocate_order('order-' || :o,
-    ARRAY['sku-' || :s, 'sku-' || (:s + 100), 'sku-' || (:s + 200), 'sku-' || (:s + 300),
-          'sku-' || (:s + 400), 'sku-' || (:s + 500), 'sku-' || (:s + 600), 'sku-' || (:s + 700),
-          'sku-' || (:s + 800), 'sku-' || (:s + 900)], ARRAY[1, 1, 1, 1, 1, 1, 1, 1, 1, 1]);
+    "partly_20000": """\\set o random(1, 9223372036854775806)
+SELECT allocation.allocate('partly-' || :o, 'sku-partly-20000', 2);
 """,
 }
-for n in (10, 1000, 100000):
-    SCRIPTS["lines_%d" % n] = """\\set o random(1, 9223372036854775806)
-SELECT allocation.allocate('grow-' || :o, 'sku-lines-%d', 1);
-""" % n
-for n in (3, 10000):
-    SCRIPTS["batches_%d" % n] = """\\set o random(1, 9223372036854775806)
-SELECT allocation.allocate('grow-' || :o, 'sku-batches-%d', 1);
-""" % n
-
-# (workload, clients, units per pgbench transaction, unit name)
-PLAN = []
-for c in CLIENTS:
-    PLAN += [("tpcb-like", c, 1, "tx"), ("floor", c, 1, "tx"), ("spread", c, 1, "allocate"),
-             ("hot", c, 1, "allocate")]
-# the same with allocation.notify = off (no NOTIFY, see bench/README.md)
-PLAN += [("spread_quiet", 4, 1, "allocate"), ("hot_quiet", 4, 1, "allocate")]
-PLAN += [("churn", 4, 2, "call"), ("realloc", 1, 200, "line moved"),
-         ("read_function", 4, 1, "read"), ("read_view", 4, 1, "read"),
-         ("order1", 4, 1, "line"), ("order3", 4, 3, "line"), ("order10", 4, 10, "line")]
-PLAN += [("lines_%d" % n, 1, 1, "allocate") for n in (10, 1000, 100000)]
-PLAN += [("batches_%d" % n, 1, 1, "allocate") for n in (3, 10000)]
-UNITS = {w: (u, name) for w, _, u, name in PLAN}
 
 
-def psql(sql, db=DB):
-    return subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", db, "-c", sql],
-                          check=True, capture_output=True, text=True).stdout.strip()
+def verdict(met):
+    """met / NOT met, marked indicative when QUICK ran one short round."""
+    return ("met" if met else "NOT met") + (" (indicative: QUICK, one short round)" if QUICK else "")
 
 
-def pgbench(workload, clients, sync_commit, script_dir):
-    options = "-c synchronous_commit=%s" % sync_commit
-    script = workload
-    if workload.endswith("_quiet"):
-        options += " -c allocation.notify=off"
-        script = workload[:-len("_quiet")]
-    env = dict(os.environ, PGOPTIONS=options)
-    args = ["pgbench", "-n", "-M", "prepared", "-T", str(SECONDS), "-c", str(clients),
-            "-j", str(min(clients, 2))]
+def psql(sql, db=DB, port=None):
+    args = ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", db, "-c", sql]
+    if port:
+        args += ["-p", port]
+    return subprocess.run(args, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def pgbench(script_dir, workload, clients, seconds=None, port=None, host=None, mode="prepared", rate=None):
+    args = ["pgbench", "-n", "-M", mode, "-T", str(seconds or SECONDS), "-c", str(clients),
+            "-j", str(min(clients, 4))]
+    if port:
+        args += ["-p", port]
+    if host:
+        args += ["-h", host]
+    if rate:
+        args += ["--rate", str(rate)]
     if workload == "tpcb-like":
         args += ["-b", "tpcb-like"]
     else:
-        args += ["-f", os.path.join(script_dir, script + ".sql")]
-    result = subprocess.run(args + [DB], env=env, capture_output=True, text=True)
+        args += ["-f", os.path.join(script_dir, workload + ".sql")]
+    result = subprocess.run(args + [DB], capture_output=True, text=True)
     match = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", result.stdout)
     if result.returncode != 0 or not match:
         sys.exit("pgbench %s failed:\n%s%s" % (workload, result.stdout, result.stderr))
     return float(match.group(1))
 
 
-def backend_memory(cur):
-    cur.execute("SELECT sum(total_bytes) FROM pg_backend_memory_contexts")
-    total = int(cur.fetchone()[0])
-    cur.execute("SELECT pg_backend_pid()")
-    # private memory only: VmRSS also counts the shared buffers it touched
-    with open("/proc/%d/status" % cur.fetchone()[0]) as status:
-        rss = int(re.search(r"RssAnon:\s+(\d+) kB", status.read()).group(1))
-    return total, rss
+def write_expired_holds():
+    """10,000 holds on sku-expired that expired a minute ago, not reclaimed."""
+    psql("""DELETE FROM allocation.holds WHERE sku = 'sku-expired';
+            INSERT INTO allocation.holds (holdid, sku, qty, batch_reference, expires_at)
+            SELECT 'old-' || i, 'sku-expired', 1, 'expired-b', now() - interval '1 minute'
+            FROM generate_series(1, 10000) AS i""")
 
 
-def memory_test():
-    """One backend: 200,000 allocate calls and 10,000 change_batch_quantity
-    calls, each its own transaction; memory before and after."""
-    import psycopg2
-    calls = 20000 if QUICK else 200000
-    changes = 1000 if QUICK else 10000
-    conn = psycopg2.connect(dbname=DB)
+# -- pgbench rounds -------------------------------------------------------------
+
+def throughput(script_dir):
+    """rows of (round, workload, clients, tps)"""
+    plan = [(w, c) for c in CLIENTS for w in ("tpcb-like", "spread", "hot")]
+    plan += [("checkout", 4), ("partly_3", 1), ("partly_20000", 1), ("fresh", 1), ("expired", 1)]
+    rows = []
+    for round_number in range(1, ROUNDS + 1):
+        for workload, clients in plan:
+            if workload == "expired":
+                write_expired_holds()
+            tps = pgbench(script_dir, workload, clients)
+            rows.append((round_number, workload, clients, tps))
+            print("  round %d  %-14s %2d clients  %10.1f tps" % (round_number, workload, clients, tps), flush=True)
+        if BOUNCER_PORT:
+            # PgBouncer 1.18 keeps no prepared statement across server
+            # connections: extended protocol, unnamed statements
+            tps = pgbench(script_dir, "hot", 64, port=BOUNCER_PORT, host="127.0.0.1", mode="extended")
+            rows.append((round_number, "hot_pgbouncer", 64, tps))
+            print("  round %d  %-14s %2d clients  %10.1f tps" % (round_number, "hot_pgbouncer", 64, tps), flush=True)
+    return rows
+
+
+def tps_of(rows, workload, clients):
+    return {r: t for r, w, c, t in rows if w == workload and c == clients}
+
+
+def median_tps(rows, workload, clients):
+    return statistics.median(tps_of(rows, workload, clients).values())
+
+
+def median_ratio(rows, workload, clients, baseline, baseline_clients=None):
+    """Median over rounds of workload / baseline, each measured in the same round."""
+    mine = tps_of(rows, workload, clients)
+    base = tps_of(rows, baseline, baseline_clients or clients)
+    return statistics.median(mine[r] / base[r] for r in mine if r in base)
+
+
+# -- the event stream -----------------------------------------------------------
+
+class Tail(threading.Thread):
+    """Follows the relay's file; notes when each event's line appeared."""
+
+    def __init__(self, path):
+        super().__init__(daemon=True)
+        self.path, self.seen, self.stop = path, [], False
+        self.offset = os.path.getsize(path)     # lines from now on only
+
+    def run(self):
+        import json
+        offset = self.offset
+        while not self.stop:
+            try:
+                with open(self.path) as f:
+                    f.seek(offset)
+                    chunk = f.read()
+            except FileNotFoundError:
+                chunk = ""
+            now = datetime.datetime.now(datetime.timezone.utc)
+            complete = chunk[:chunk.rfind("\n") + 1]
+            offset += len(complete.encode())
+            for line in complete.splitlines():
+                occurred = datetime.datetime.fromisoformat(json.loads(line)["occurred_at"])
+                self.seen.append((now - occurred).total_seconds())
+            time.sleep(0.005)
+
+
+def wal_bytes_per_allocation(script_dir, port):
+    before = psql("SELECT pg_current_wal_insert_lsn()", port=port)
+    count_before = int(psql("SELECT count(*) FROM allocation.events", port=port))
+    args = ["pgbench", "-n", "-M", "prepared", "-t", "500", "-c", "4", "-j", "4",
+            "-f", os.path.join(script_dir, "spread.sql"), DB]
+    if port:
+        args += ["-p", port]
+    subprocess.run(args, check=True, capture_output=True)
+    after = psql("SELECT pg_current_wal_insert_lsn()", port=port)
+    count = int(psql("SELECT count(*) FROM allocation.events", port=port)) - count_before
+    wal = int(psql("SELECT pg_wal_lsn_diff('%s', '%s')" % (after, before), port=port))
+    return wal / count
+
+
+def stream(script_dir, rows):
+    """spread at 4 clients on the logical cluster while the relay drains the
+    stream into a file; lag at the end; p99 commit-to-file latency at half
+    that rate; WAL per allocation with wal_level replica and logical."""
+    out = os.path.join(tempfile.mkdtemp(prefix="allocation-relay-"), "events.jsonl")
+    psql("SELECT allocation.stream_setup('bench')", port=STREAM_PORT)
+    relay = subprocess.Popen(["/usr/bin/python3", os.path.join(ROOT, "examples/relay/relay.py"),
+                              "--dsn", "dbname=%s port=%s" % (DB, STREAM_PORT), "--slot", "bench", "--out", out])
+    try:
+        stream_rows, lags = [], []
+        for round_number in range(1, ROUNDS + 1):
+            tps = pgbench(script_dir, "spread", 4, port=STREAM_PORT)
+            committed = int(psql("SELECT count(*) FROM allocation.events", port=STREAM_PORT))
+            with open(out) as f:
+                written = sum(1 for _ in f)
+            lags.append(committed - written)
+            stream_rows.append((round_number, "spread_stream", 4, tps))
+            print("  round %d  %-14s %2d clients  %10.1f tps, relay %d events behind at the end"
+                  % (round_number, "spread_stream", 4, tps, committed - written), flush=True)
+        rows.extend(stream_rows)
+        rate = int(median_tps(stream_rows, "spread_stream", 4) / 2)
+        time.sleep(2)   # let the relay catch up first
+        tail = Tail(out)
+        tail.start()
+        pgbench(script_dir, "spread", 4, seconds=max(SECONDS, 5), port=STREAM_PORT, rate=rate)
+        time.sleep(1)
+        tail.stop = True
+        tail.join()
+        latencies = sorted(tail.seen)
+    finally:
+        relay.kill()
+        relay.wait()
+        psql("SELECT allocation.stream_teardown('bench')", port=STREAM_PORT)
+    p99 = latencies[int(len(latencies) * 0.99) - 1] if latencies else float("nan")
+    wal_logical = wal_bytes_per_allocation(script_dir, STREAM_PORT)
+    wal_replica = wal_bytes_per_allocation(script_dir, None)
+    return {"lag_events": statistics.median(lags), "rate": rate, "p99_ms": p99 * 1000,
+            "events_timed": len(latencies), "wal_replica": wal_replica, "wal_logical": wal_logical}
+
+
+# -- single calls ---------------------------------------------------------------
+
+def rss_anon(pid):
+    with open("/proc/%d/status" % pid) as status:
+        return int(re.search(r"RssAnon:\s+(\d+) kB", status.read()).group(1))
+
+
+class PeakMemory(threading.Thread):
+    """Samples a backend's private memory (RssAnon) until stopped."""
+
+    def __init__(self, pid):
+        super().__init__(daemon=True)
+        self.pid, self.peak, self.stop = pid, 0, False
+
+    def run(self):
+        while not self.stop:
+            self.peak = max(self.peak, rss_anon(self.pid))
+            time.sleep(0.01)
+
+
+def single_calls():
+    """Time (and, for orders, peak backend memory) of big single calls."""
+    sizes = {"order_big": [1000, 10000, 100000], "realloc_big": [500, 5000, 50000], "one_txn": [2000, 20000]}
+    if QUICK:
+        sizes = {"order_big": [1000, 10000], "realloc_big": [500, 5000], "one_txn": [200, 2000]}
+    psql("DROP DATABASE IF EXISTS bench_big", db="postgres")
+    psql("CREATE DATABASE bench_big", db="postgres")
+    conn = psycopg2.connect(dbname="bench_big")
     conn.autocommit = True
     cur = conn.cursor()
-    cur.execute("SET synchronous_commit = off")
-    allocate_loop = """DO $$ BEGIN FOR i IN 1..%d LOOP
-                         PERFORM allocation.allocate('mem-%s-' || i, 'sku-' || (1 + i %% 1000), 1);
-                         COMMIT;
-                       END LOOP; END $$"""
-    # ten lines move from ma to mb and back, every other call
-    change_loop = """DO $$ BEGIN FOR i IN 1..%d LOOP
-                       PERFORM allocation.change_batch_quantity(
-                           CASE WHEN i %% 4 IN (1, 2) THEN 'ma' ELSE 'mb' END,
-                           CASE i %% 2 WHEN 1 THEN 0 ELSE 10 END);
-                       COMMIT;
-                     END LOOP; END $$"""
-    # warm up: every plan prepared, every cache filled, before measuring
-    cur.execute(allocate_loop % (2000, "warm"))
-    cur.execute(change_loop % 100)
-    before = backend_memory(cur)
-    cur.execute(allocate_loop % (calls, "run"))
-    after_allocate = backend_memory(cur)
-    cur.execute(change_loop % changes)
-    after_change = backend_memory(cur)
+    cur.execute("CREATE EXTENSION allocation")
+    n = max(sizes["order_big"])
+    cur.execute("SELECT count(allocation.add_batch('b' || i, 's' || i, 1000000, NULL)) FROM generate_series(1, %s) i", (n,))
+    cur.execute("VACUUM ANALYZE")
+    cur.execute("SELECT pg_backend_pid()")
+    pid = cur.fetchone()[0]
+    cur.execute("SELECT count(*) FROM allocation.allocate_order('warm', ARRAY['s1'], ARRAY[1])")
+    idle = rss_anon(pid)
+    results = []      # (kind, size, seconds, peak kB above idle)
+    for round_number in range(ROUNDS):
+        for size in sizes["order_big"]:
+            peak = PeakMemory(pid)
+            peak.start()
+            started = time.perf_counter()
+            cur.execute("SELECT count(*) FROM allocation.allocate_order(%s, "
+                        "ARRAY(SELECT 's' || i FROM generate_series(1, %s) i), "
+                        "ARRAY(SELECT 1 FROM generate_series(1, %s) i))", ("order-%d-%d" % (round_number, size), size, size))
+            seconds = time.perf_counter() - started
+            peak.stop = True
+            peak.join()
+            results.append(("order_big", size, seconds, peak.peak - idle, rss_anon(pid) - idle))
+        for size in sizes["realloc_big"]:
+            cur.execute("SELECT allocation.add_batch(%s, %s, %s, NULL), allocation.add_batch(%s, %s, 1000000000, '2100-01-01')",
+                        ("ra-%d-%d" % (round_number, size), "R-%d-%d" % (round_number, size), size,
+                         "rz-%d-%d" % (round_number, size), "R-%d-%d" % (round_number, size)))
+            cur.execute("SELECT count(allocation.allocate('l' || i, %s, 1)) FROM generate_series(1, %s) i",
+                        ("R-%d-%d" % (round_number, size), size))
+            started = time.perf_counter()
+            cur.execute("SELECT allocation.change_batch_quantity(%s, 0)", ("ra-%d-%d" % (round_number, size),))
+            results.append(("realloc_big", size, time.perf_counter() - started, 0, 0))
+        for size in sizes["one_txn"]:
+            sku = "T-%d-%d" % (round_number, size)
+            cur.execute("SELECT allocation.add_batch(%s, %s, 1000000000, NULL)", ("t-" + sku, sku))
+            started = time.perf_counter()
+            cur.execute("BEGIN")
+            cur.execute("SELECT count(allocation.allocate('t' || i, %s, 1)) FROM generate_series(1, %s) i", (sku, size))
+            cur.execute("COMMIT")
+            results.append(("one_txn", size, time.perf_counter() - started, 0, 0))
     conn.close()
-    return calls, changes, before, after_allocate, after_change
+    return results
 
+
+def best(results, kind, size):
+    return min(r for r in results if r[0] == kind and r[1] == size)
+
+
+# -- report ---------------------------------------------------------------------
 
 def main():
     started = datetime.datetime.now(datetime.timezone.utc)
@@ -174,155 +318,149 @@ def main():
         with open(os.path.join(script_dir, name + ".sql"), "w") as script:
             script.write(text)
 
-    rows = []       # (mode, round, workload, clients, tps)
-    for mode in ("on", "off"):
-        for round_number in range(1, ROUNDS + 1):
-            for workload, clients, _, _ in PLAN:
-                tps = pgbench(workload, clients, mode, script_dir)
-                rows.append((mode, round_number, workload, clients, tps))
-                print("  sync %-3s round %d  %-14s %d clients  %10.1f tps" % (mode, round_number, workload,
-                                                                          clients, tps), flush=True)
-
-    memory = memory_test()
+    rows = throughput(script_dir)
+    streamed = stream(script_dir, rows) if STREAM_PORT else None
+    calls = single_calls()
 
     stamp = started.strftime("%Y-%m-%dT%H%M")
     os.makedirs(RESULTS, exist_ok=True)
     csv_path = os.path.join(RESULTS, "bench-%s.csv" % stamp)
     with open(csv_path, "w", newline="") as out:
         writer = csv.writer(out)
-        writer.writerow(["date", "cpus", "postgresql", "synchronous_commit", "round", "workload", "clients",
-                         "tps", "units_per_tx", "unit"])
-        for mode, round_number, workload, clients, tps in rows:
-            units, unit = UNITS.get(workload, (1, "tx"))
-            writer.writerow([started.isoformat(timespec="seconds"), cpus, version, mode, round_number,
-                             workload, clients, "%.1f" % tps, units, unit])
-
-    report(rows, memory, version, cpus, csv_path)
-    charts(rows, stamp)
-
-
-def tps_of(rows, mode, workload, clients):
-    return {r: t for m, r, w, c, t in rows if m == mode and w == workload and c == clients}
+        writer.writerow(["date", "cpus", "postgresql", "kind", "round", "workload_or_call", "clients_or_size",
+                         "tps_or_seconds", "peak_kb_above_idle", "kb_above_idle_after"])
+        for round_number, workload, clients, tps in rows:
+            writer.writerow([started.isoformat(timespec="seconds"), cpus, version, "pgbench", round_number,
+                             workload, clients, "%.1f" % tps, "", ""])
+        for kind, size, seconds, peak, after in calls:
+            writer.writerow([started.isoformat(timespec="seconds"), cpus, version, "call", "", kind, size,
+                             "%.4f" % seconds, peak, after])
+    report(rows, streamed, calls, version, cpus, csv_path)
+    charts(rows, calls, stamp)
 
 
-def median_ratio(rows, mode, workload, clients, baseline, baseline_clients=None):
-    """Median over rounds of workload / baseline, each measured in the same round."""
-    mine = tps_of(rows, mode, workload, clients)
-    base = tps_of(rows, mode, baseline, baseline_clients or clients)
-    return statistics.median(mine[r] / base[r] for r in mine)
-
-
-def report(rows, memory, version, cpus, csv_path):
+def report(rows, streamed, calls, version, cpus, csv_path):
     print()
-    print("allocation benchmark: PostgreSQL %s, %d CPUs, %d round(s) of %d s per point, medians" %
-          (version, cpus, ROUNDS, SECONDS))
-    for mode in ("on", "off"):
-        print()
-        print("synchronous_commit = %s" % mode)
-        print("%-14s %7s %12s %16s %10s %10s" % ("workload", "clients", "tps", "units/s", "x tpcb", "x floor"))
-        for workload, clients, units, unit in PLAN:
-            tps = statistics.median(tps_of(rows, mode, workload, clients).values())
-            print("%-14s %7d %12.1f %16s %10.2f %10.2f" % (
-                workload, clients, tps, "%.0f %s" % (tps * units, unit),
-                median_ratio(rows, mode, workload, clients, "tpcb-like"),
-                median_ratio(rows, mode, workload, clients, "floor")))
-        print("orders: lines per second against single-line allocate (spread, 4 clients):")
-        for n in (1, 3, 10):
-            print("  order of %2d lines  %.2f" % (n, n * median_ratio(rows, mode, "order%d" % n, 4, "spread")))
-        print("history growth (time of one allocate, ratio to the smallest case):")
-        for family, sizes in (("lines", (10, 1000, 100000)), ("batches", (3, 10000))):
-            smallest = "%s_%d" % (family, sizes[0])
-            for n in sizes:
-                print("  %-8s %7d  %.2f" % (family, n,
-                      1 / median_ratio(rows, mode, "%s_%d" % (family, n), 1, smallest)))
-
-    calls, changes, before, after_allocate, after_change = memory
+    print("allocation benchmark: PostgreSQL %s, %d CPUs, %d round(s) of %d s per point, medians, default settings"
+          % (version, cpus, ROUNDS, SECONDS))
     print()
-    print("memory of one backend (pg_backend_memory_contexts total / private RSS):")
-    print("  before                    %8d kB / %8d kB" % (before[0] // 1024, before[1]))
-    print("  after %6d allocate      %8d kB / %8d kB  (growth %+d kB / %+d kB)" % (
-        calls, after_allocate[0] // 1024, after_allocate[1],
-        (after_allocate[0] - before[0]) // 1024, after_allocate[1] - before[1]))
-    print("  after %6d change_batch  %8d kB / %8d kB  (growth %+d kB / %+d kB)" % (
-        changes, after_change[0] // 1024, after_change[1],
-        (after_change[0] - after_allocate[0]) // 1024, after_change[1] - after_allocate[1]))
+    print("%-14s %7s %10s %8s %16s" % ("workload", "clients", "tps", "x tpcb", "x same at 1"))
+    for workload in ("tpcb-like", "spread", "hot"):
+        for c in CLIENTS:
+            print("%-14s %7d %10.1f %8.2f %16.2f" % (workload, c, median_tps(rows, workload, c),
+                                                     median_ratio(rows, workload, c, "tpcb-like"),
+                                                     median_ratio(rows, workload, c, workload, 1)))
+    for workload, c in (("hot_pgbouncer", 64), ("spread_stream", 4), ("checkout", 4)):
+        if tps_of(rows, workload, c):
+            print("%-14s %7d %10.1f %8.2f" % (workload, c, median_tps(rows, workload, c),
+                                              median_ratio(rows, workload, c, "tpcb-like")))
+    for workload in ("partly_3", "partly_20000", "fresh", "expired"):
+        tps = median_tps(rows, workload, 1)
+        print("%-14s %7d %10.1f  (%.3f ms per allocate)" % (workload, 1, tps, 1000 / tps))
 
     print()
-    print("targets (synchronous_commit = on unless said):")
+    print("single calls (best of %d):" % ROUNDS)
+    for kind in ("order_big", "realloc_big", "one_txn"):
+        for size in sorted({r[1] for r in calls if r[0] == kind}):
+            _, _, seconds, peak, after = best(calls, kind, size)
+            memory = "  peak %+d kB, after %+d kB private memory" % (peak, after) if kind == "order_big" else ""
+            print("  %-12s %7d  %8.3f s  %7.1f us per line%s" % (kind, size, seconds, seconds / size * 1e6, memory))
+
+    def per_line(kind, size):
+        return best(calls, kind, size)[2] / size
+
+    def sizes(kind):
+        return sorted({r[1] for r in calls if r[0] == kind})
+
     checks = [
-        ("spread, 4 clients >= 1.2 x tpcb-like", median_ratio(rows, "on", "spread", 4, "tpcb-like"), 1.2),
-        ("spread, 4 clients >= 0.7 x floor", median_ratio(rows, "on", "spread", 4, "floor"), 0.7),
-        ("hot sku, 4 clients >= 0.8 x spread at 1 client",
-         median_ratio(rows, "on", "hot", 4, "spread", 1), 0.8),
-        ("notify off: spread, 4 clients >= 1.2 x tpcb-like",
-         median_ratio(rows, "on", "spread_quiet", 4, "tpcb-like"), 1.2),
-        ("notify off: spread, 4 clients >= 0.7 x floor", median_ratio(rows, "on", "spread_quiet", 4, "floor"), 0.7),
-        ("notify off: hot sku, 4 clients >= 0.8 x spread at 1",
-         median_ratio(rows, "on", "hot_quiet", 4, "spread", 1), 0.8),
+        ("spread, 4 clients >= 1.5 x tpcb-like", median_ratio(rows, "spread", 4, "tpcb-like"), ">=", 1.5),
+        ("hot, 4 clients >= 0.9 x hot at 1", median_ratio(rows, "hot", 4, "hot", 1), ">=", 0.9),
+        ("hot, 16 clients >= 0.9 x hot at 1", median_ratio(rows, "hot", 16, "hot", 1), ">=", 0.9),
+        ("hot, 64 clients >= 0.9 x hot at 1", median_ratio(rows, "hot", 64, "hot", 1), ">=", 0.9),
+        ("checkout (hold + confirm), 4 clients >= 0.45 x spread",
+         median_ratio(rows, "checkout", 4, "spread"), ">=", 0.45),
+        ("allocate beside 10,000 expired holds <= 1.2 x without",
+         1 / median_ratio(rows, "expired", 1, "fresh"), "<=", 1.2),
+        ("partly used: 20,000 batches vs 3 (time per allocate)",
+         1 / median_ratio(rows, "partly_20000", 1, "partly_3"), "info", 0),
     ]
-    for label, value, goal in checks:
-        print("  %-50s %.2f  %s" % (label, value, verdict(value >= goal)))
-    for mode in ("on", "off"):
-        for family, small, big in (("lines", 10, 100000), ("batches", 3, 10000)):
-            value = 1 / median_ratio(rows, mode, "%s_%d" % (family, big), 1, "%s_%d" % (family, small))
-            print("  %-50s %.2f  %s" % ("%s %d vs %d <= 1.2 x (sync %s)" % (family, big, small, mode),
-                                         value, verdict(value <= 1.2)))
-    growth = max(after_allocate[0] - before[0], after_change[0] - after_allocate[0]) // 1024
-    print("  %-50s %d kB  %s" % ("memory flat (growth < 300 kB)", growth, verdict(growth < 300)))
+    if tps_of(rows, "hot_pgbouncer", 64):
+        checks.append(("hot, 64 clients via PgBouncer (4 servers) >= 0.9 x hot at 1",
+                       median_ratio(rows, "hot_pgbouncer", 64, "hot", 1), ">=", 0.9))
+    if streamed:
+        checks += [
+            ("spread_stream, 4 clients >= 1.5 x tpcb-like", median_ratio(rows, "spread_stream", 4, "tpcb-like"), ">=", 1.5),
+            ("spread_stream, 4 clients >= 0.9 x spread", median_ratio(rows, "spread_stream", 4, "spread"), ">=", 0.9),
+            ("relay p99 commit-to-file at %d tps <= 100 ms" % streamed["rate"], streamed["p99_ms"], "<=", 100),
+        ]
+    small, large = sizes("order_big")[0], sizes("order_big")[-1]
+    checks.append(("order_big: time per line %d vs %d <= 1.2 x" % (large, small),
+                   per_line("order_big", large) / per_line("order_big", small), "<=", 1.2))
+    checks.append(("order_big %d lines: peak private memory <= 64 MB above idle" % large,
+                   best(calls, "order_big", large)[3] / 1024, "<=", 64))
+    small, large = sizes("realloc_big")[0], sizes("realloc_big")[-1]
+    checks.append(("realloc_big: time per line %d vs %d <= 1.2 x" % (large, small),
+                   per_line("realloc_big", large) / per_line("realloc_big", small), "<=", 1.2))
+    small, large = sizes("one_txn")[0], sizes("one_txn")[-1]
+    checks.append(("one_txn: %d calls <= 12 x the time of %d" % (large, small),
+                   best(calls, "one_txn", large)[2] / best(calls, "one_txn", small)[2], "<=", 12))
     print()
-    print("raw numbers: %s" % os.path.relpath(csv_path, os.path.dirname(HERE)))
+    print("targets:")
+    for label, value, op, goal in checks:
+        if op == "info":
+            print("  %-62s %7.2f" % (label, value))
+        else:
+            print("  %-62s %7.2f  %s" % (label, value, verdict(value >= goal if op == ">=" else value <= goal)))
+    if streamed:
+        print()
+        print("event stream: relay %d events behind at the end of a run (median); p99 commit-to-file %.1f ms "
+              "over %d events at %d tps; WAL per allocation %.0f bytes (replica) vs %.0f (logical), %+.1f %%"
+              % (streamed["lag_events"], streamed["p99_ms"], streamed["events_timed"], streamed["rate"],
+                 streamed["wal_replica"], streamed["wal_logical"],
+                 100 * (streamed["wal_logical"] / streamed["wal_replica"] - 1)))
+    print()
+    print("raw numbers: %s" % csv_path)
 
 
-def charts(rows, stamp):
-    """TPS against clients, and time per allocation against history size."""
+def charts(rows, calls, stamp):
+    """TPS against clients; time per line against the size of a call."""
     data = os.path.join(RESULTS, "bench-%s" % stamp)
     with open(data + "-clients.dat", "w") as out:
-        out.write("# clients tpcb-like floor spread hot (synchronous_commit on, medians)\n")
+        out.write("# clients tpcb-like spread hot (medians)\n")
         for c in CLIENTS:
-            out.write("%d %s\n" % (c, " ".join("%.1f" % statistics.median(tps_of(rows, "on", w, c).values())
-                                             for w in ("tpcb-like", "floor", "spread", "hot"))))
-    with open(data + "-history.dat", "w") as out:
-        out.write("# size microseconds_per_allocate_sync_on sync_off family\n")
-        for family, sizes in (("lines", (10, 1000, 100000)), ("batches", (3, 10000))):
-            for n in sizes:
-                on = statistics.median(tps_of(rows, "on", "%s_%d" % (family, n), 1).values())
-                off = statistics.median(tps_of(rows, "off", "%s_%d" % (family, n), 1).values())
-                out.write("%d %.1f %.1f %s\n" % (n, 1e6 / on, 1e6 / off, family))
+            out.write("%d %s\n" % (c, " ".join("%.1f" % median_tps(rows, w, c) for w in ("tpcb-like", "spread", "hot"))))
+    with open(data + "-bouncer.dat", "w") as out:
+        if tps_of(rows, "hot_pgbouncer", 64):
+            out.write("64 %.1f\n" % median_tps(rows, "hot_pgbouncer", 64))
+        else:
+            out.write("64 NaN\n")
+    with open(data + "-lines.dat", "w") as out:
+        out.write("# size microseconds_per_line kind\n")
+        for kind in ("order_big", "realloc_big", "one_txn"):
+            for size in sorted({r[1] for r in calls if r[0] == kind}):
+                out.write("%d %.2f\n" % (size, best(calls, kind, size)[2] / size * 1e6))
             out.write("\n\n")
     script = """
 set terminal pngcairo size 800,500 noenhanced
 set output '{data}-clients.png'
-set title 'TPS against clients (synchronous_commit on, median of {rounds} rounds)'
+set title 'TPS against clients (default settings, median of {rounds} rounds)'
 set xlabel 'clients'; set ylabel 'transactions per second'; set key below
-set logscale x 2; set xrange [0.9:9]; set xtics ("1" 1, "2" 2, "4" 4, "8" 8); set yrange [0:*]; set grid
-plot '{data}-clients.dat' using 1:2 with linespoints title 'tpcb-like', \\
-     '' using 1:3 with linespoints title 'floor (one-row insert)', \\
-     '' using 1:4 with linespoints title 'allocate, spread', \\
-     '' using 1:5 with linespoints title 'allocate, hot sku'
-set output '{data}-history.png'
-set title 'Time of one allocate against history size (1 client, median)'
-set xlabel 'lines already on the sku / batches of the sku'; set ylabel 'microseconds per allocate'
-unset logscale; set logscale x 10; set xrange [1:200000]; set xtics auto; set key below; set yrange [0:*]
-plot '{data}-history.dat' index 0 using 1:3 with linespoints title 'lines, sync off', \\
-     '' index 0 using 1:2 with linespoints title 'lines, sync on', \\
-     '' index 1 using 1:3 with linespoints title 'batches, sync off', \\
-     '' index 1 using 1:2 with linespoints title 'batches, sync on'
+set logscale x 2; set xrange [0.8:80]; set xtics ("1" 1, "4" 4, "16" 16, "64" 64); set yrange [0:*]; set grid
+plot '{data}-clients.dat' using 1:2 with linespoints title 'pgbench tpcb-like', \\
+     '' using 1:3 with linespoints title 'allocate, spread over 1,000 skus', \\
+     '' using 1:4 with linespoints title 'allocate, one hot sku', \\
+     '{data}-bouncer.dat' using 1:2 with points pointtype 7 pointsize 1.5 title 'one hot sku, 64 clients via PgBouncer (4 server connections)'
+set output '{data}-lines.png'
+set title 'Time per line against the size of one call (best of {rounds})'
+set xlabel 'lines in the call'; set ylabel 'microseconds per line'
+set logscale x 10; set xrange [100:200000]; set xtics auto; set key below; set yrange [0:*]
+plot '{data}-lines.dat' index 0 using 1:2 with linespoints title 'allocate_order of N lines', \\
+     '' index 1 using 1:2 with linespoints title 'change_batch_quantity moving N lines', \\
+     '' index 2 using 1:2 with linespoints title 'N allocate calls on one sku in one transaction'
 """.format(data=data, rounds=ROUNDS)
     subprocess.run(["gnuplot"], input=script, text=True, check=True)
-    print("charts: %s-clients.png, %s-history.png" % ((os.path.relpath(data, os.path.dirname(HERE)),) * 2))
-
-
-def rows_from_csv(path):
-    with open(path, newline="") as source:
-        return [(r["synchronous_commit"], int(r["round"]), r["workload"], int(r["clients"]), float(r["tps"]))
-                for r in csv.DictReader(source)]
+    print("charts: %s-clients.png, %s-lines.png" % (data, data))
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--charts":
-        # redraw the charts of a finished run from its CSV
-        rows = rows_from_csv(sys.argv[2])
-        ROUNDS = max(r[1] for r in rows)
-        charts(rows, re.search(r"bench-(.*)\.csv$", sys.argv[2]).group(1))
-    else:
-        main()
+    main()

@@ -57,9 +57,14 @@ queue_for_product(text *sku)
 
 /*
  * AlLockProduct: lock a product for the rest of the transaction and return
- * its version_number.  Queues first (queue_for_product), then takes the
- * product's row lock, which is free by then but still decides what the
- * isolation level sees.
+ * its version_number.  A call on one product queues first
+ * (queue_for_product), then takes the product's row lock, which is free by
+ * then but still decides what the isolation level sees.  A call on many
+ * products (an order) takes only the row locks, in its global order: a
+ * heavyweight lock per line would exhaust the shared lock table for a big
+ * order, and flash sales are single-product calls.  Waiting for a row lock
+ * while holding a queue lock of the same product never closes a cycle,
+ * since no order waits for a queue.
  *
  * Raises AL001 ("Invalid sku <sku>") when the product does not exist.
  * Honours lock_timeout (55P03) and, under REPEATABLE READ or SERIALIZABLE,
@@ -67,13 +72,14 @@ queue_for_product(text *sku)
  * snapshot.
  */
 int64
-AlLockProduct(text *sku)
+AlLockProduct(text *sku, bool queue)
 {
 	Datum		args[1] = {PointerGetDatum(sku)};
 	bool		isnull;
 	int64		version;
 
-	queue_for_product(sku);
+	if (queue)
+		queue_for_product(sku);
 
 	if (AlExecute(AL_STMT_LOCK_PRODUCT, args, NULL, 1) == 0)
 		ereport(ERROR,
@@ -97,7 +103,7 @@ AlLockProduct(text *sku)
 int64
 AlTakeProduct(text *sku, TimestampTz *now)
 {
-	int64		version = AlLockProduct(sku);
+	int64		version = AlLockProduct(sku, true);
 
 	*now = AlClock();
 	AlReclaimExpired(sku, *now);

@@ -109,7 +109,7 @@ extern Datum AlValue(uint64 row, int column, bool *isnull);
 extern Portal AlOpenCursor(AlStatementId id, Datum *values);
 
 /* allocate.c */
-extern int64 AlLockProduct(text *sku);
+extern int64 AlLockProduct(text *sku, bool queue);
 extern int64 AlTakeProduct(text *sku, TimestampTz *now);
 extern void AlBumpVersion(text *sku, int64 version);
 extern void AlCheckHeldQty(text *orderid, text *sku, int32 held_qty, int32 qty);

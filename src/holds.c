@@ -295,7 +295,7 @@ lock_hold(text *holdid, HoldLine **lines, int64 **versions, TimestampTz *now)
 	for (i = 0; i < nlocked; i++)
 	{
 		CHECK_FOR_INTERRUPTS();
-		products[i].version = AlLockProduct(products[i].sku);
+		products[i].version = AlLockProduct(products[i].sku, nlocked == 1);
 	}
 	*now = AlClock();
 
@@ -327,7 +327,7 @@ lock_hold(text *holdid, HoldLine **lines, int64 **versions, TimestampTz *now)
 			}
 		}
 		if (unlocked)
-			(*versions)[row] = AlLockProduct(line->sku);
+			(*versions)[row] = AlLockProduct(line->sku, false);
 	}
 	return (int) n;
 }

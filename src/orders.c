@@ -221,7 +221,7 @@ place_order(FunctionCallInfo fcinfo, const OrderKind *kind, text *key, int64 ttl
 	for (i = 0; i < nlines; i++)
 	{
 		CHECK_FOR_INTERRUPTS();
-		lines[i].version = AlLockProduct(lines[i].sku);
+		lines[i].version = AlLockProduct(lines[i].sku, nlines == 1);
 	}
 	now = AlClock();
 	for (i = 0; i < nlines; i++)
