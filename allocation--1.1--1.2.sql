@@ -55,6 +55,12 @@ CREATE TABLE allocation.holds (
     PRIMARY KEY (holdid, sku)
 );
 
+-- The sum of the batch's holds not confirmed nor yet reclaimed, live or
+-- expired: a batch with room beside it needs no look at its holds, and
+-- expired holds are reclaimed when their stock is needed.
+ALTER TABLE allocation.batches
+    ADD COLUMN holds_quantity integer NOT NULL DEFAULT 0 CHECK (holds_quantity OPERATOR(pg_catalog.>=) 0);
+
 -------------------------------------------------------------------------------
 -- indexes
 -------------------------------------------------------------------------------
@@ -67,9 +73,10 @@ CREATE INDEX batches_in_stock_idx
     WHERE in_stock;
 
 -- What a batch has held: live holds only, so the sum costs nothing for
--- holds that have expired but are not reclaimed yet.
+-- holds that have expired but are not reclaimed yet; and a batch's expired
+-- holds, earliest first, when their stock is needed.
 CREATE INDEX holds_live_idx
-    ON allocation.holds (batch_reference, expires_at) INCLUDE (qty)
+    ON allocation.holds (batch_reference, expires_at, id) INCLUDE (qty)
     WHERE orderid IS NULL;
 
 -- A shrinking batch takes off its most recent holds first.

@@ -57,6 +57,9 @@ CREATE TABLE allocation.products (
 -- in_stock changes only when a batch runs out or gets stock again, so the
 -- update of allocated_quantity that every allocation makes touches no
 -- indexed column and stays HOT (no index entries, no index bloat).
+-- holds_quantity is the sum of the batch's holds not confirmed nor yet
+-- reclaimed, live or expired: a batch with room beside it needs no look at
+-- its holds, and expired holds are reclaimed when their stock is needed.
 CREATE TABLE allocation.batches (
     reference          text    PRIMARY KEY,
     sku                text    NOT NULL REFERENCES allocation.products (sku),
@@ -65,6 +68,7 @@ CREATE TABLE allocation.batches (
     allocated_quantity integer NOT NULL DEFAULT 0,
     in_stock           boolean NOT NULL GENERATED ALWAYS AS (
                            allocated_quantity OPERATOR(pg_catalog.<) purchased_quantity) STORED,
+    holds_quantity     integer NOT NULL DEFAULT 0 CHECK (holds_quantity OPERATOR(pg_catalog.>=) 0),
     CONSTRAINT batches_quantities_check CHECK (
         allocated_quantity OPERATOR(pg_catalog.>=) 0
         AND allocated_quantity OPERATOR(pg_catalog.<=) purchased_quantity)
@@ -134,9 +138,10 @@ CREATE INDEX order_lines_batch_idx
     ON allocation.order_lines (batch_reference, id);
 
 -- What a batch has held: live holds only, so the sum costs nothing for
--- holds that have expired but are not reclaimed yet.
+-- holds that have expired but are not reclaimed yet; and a batch's expired
+-- holds, earliest first, when their stock is needed.
 CREATE INDEX holds_live_idx
-    ON allocation.holds (batch_reference, expires_at) INCLUDE (qty)
+    ON allocation.holds (batch_reference, expires_at, id) INCLUDE (qty)
     WHERE orderid IS NULL;
 
 -- A shrinking batch takes off its most recent holds first.

@@ -65,19 +65,25 @@ SELECT event, payload - 'expires_at' AS payload FROM allocation.events ORDER BY 
 SELECT * FROM allocation.check();
 ROLLBACK;
 
--- reclaiming is bounded: at most 16 expired holds per call and sku,
--- earliest expiry first
+-- an allocation reclaims only the expired holds whose stock it needs; the
+-- calls on holds reclaim at most 16 expired holds per sku, earliest first
 BEGIN;
 SELECT allocation.add_batch('wh', 'LAMP', 100, NULL);
 SELECT count(allocation.hold('h' || i, 'LAMP', 1, (i || ' minutes')::interval))
 FROM generate_series(1, 20) AS i;
 SET LOCAL allocation.clock_offset = '1h';
-SELECT allocation.allocate('o1', 'LAMP', 1);
-SELECT count(*) AS rows_left, min(holdid) FROM allocation.holds;
-SELECT allocation.deallocate('o1', 'LAMP');
+SELECT allocation.allocate('o1', 'LAMP', 78);
 SELECT count(*) AS rows_left FROM allocation.holds;
+SELECT allocation.allocate('o2', 'LAMP', 4);
+SELECT count(*) AS rows_left, min(holdid) FROM allocation.holds;
+SELECT allocation.hold('later', 'LAMP', 1, '1 minute');
+SELECT count(*) AS rows_left, min(holdid) FROM allocation.holds WHERE holdid <> 'later';
+SELECT allocation.release_hold('later');
+SELECT allocation.hold('later', 'LAMP', 1, '1 minute');
+SELECT count(*) AS rows_left FROM allocation.holds WHERE holdid <> 'later';
 SELECT string_agg(payload ->> 'holdid', ' ' ORDER BY id) AS released_in_order
-FROM allocation.events WHERE event = 'Released';
+FROM allocation.events WHERE event = 'Released' AND payload ->> 'reason' = 'expired';
+SELECT * FROM allocation.check();
 ROLLBACK;
 
 -- ttl must be more than 0 and at most a day

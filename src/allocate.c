@@ -93,20 +93,22 @@ AlLockProduct(text *sku, bool queue)
 
 /*
  * AlTakeProduct: lock a product (AlLockProduct), read the clock that holds
- * expire by, once the lock is ours, and reclaim a bounded share of the
- * product's expired holds.  Returns the version; *now is the clock.
+ * expire by, once the lock is ours, and, for a call on holds, reclaim a
+ * bounded share of the product's expired holds (AlReclaimExpired).
+ * Returns the version; *now is the clock.
  *
  * Reading the clock under the lock orders it with every other change of the
  * product: no call can judge a hold live after another call has used its
  * stock as expired.
  */
 int64
-AlTakeProduct(text *sku, TimestampTz *now)
+AlTakeProduct(text *sku, TimestampTz *now, bool reclaim)
 {
 	int64		version = AlLockProduct(sku, true);
 
 	*now = AlClock();
-	AlReclaimExpired(sku, *now);
+	if (reclaim)
+		AlReclaimExpired(sku, *now);
 	return version;
 }
 
@@ -158,6 +160,7 @@ AlPlaceLine(text *orderid, text *sku, int32 qty, TimestampTz now)
 	Datum		args[3];
 	bool		isnull;
 	text	   *batchref;
+	int32		room;
 
 	args[0] = PointerGetDatum(sku);
 	args[1] = Int32GetDatum(qty);
@@ -169,8 +172,10 @@ AlPlaceLine(text *orderid, text *sku, int32 qty, TimestampTz now)
 	}
 	/* A copy, so that callers placing many lines can free it and the result. */
 	batchref = DatumGetTextPCopy(AlValue(0, 1, &isnull));
+	room = DatumGetInt32(AlValue(0, 2, &isnull));
 	SPI_freetuptable(SPI_tuptable);
 
+	AlSettleBatch(batchref, room, now);
 	AlInsertLine(orderid, sku, qty, batchref);
 	return batchref;
 }
@@ -215,7 +220,7 @@ allocation_allocate(PG_FUNCTION_ARGS)
 	text	   *batchref;
 
 	AlConnect();
-	version = AlTakeProduct(sku, &now);
+	version = AlTakeProduct(sku, &now, false);
 
 	/* Looked up only under the lock, so a concurrent twin cannot slip in. */
 	if (AlExecute(AL_STMT_FIND_LINE, args, NULL, 1) > 0)
@@ -261,16 +266,14 @@ allocation_deallocate(PG_FUNCTION_ARGS)
 	text	   *batchref = NULL;
 
 	AlConnect();
-	version = AlTakeProduct(sku, &now);
+	version = AlTakeProduct(sku, &now, false);
 
 	if (AlExecute(AL_STMT_DELETE_LINE, args, NULL, 0) > 0)
 	{
 		int32		qty = DatumGetInt32(AlValue(0, 2, &isnull));
 
 		batchref = DatumGetTextPP(AlValue(0, 1, &isnull));
-		args[0] = PointerGetDatum(batchref);
-		args[1] = Int32GetDatum(-qty);
-		AlExecute(AL_STMT_ADJUST_ALLOCATED, args, NULL, 0);
+		AlAdjustBatch(batchref, -qty, 0, now);
 		AlRecordDeallocated(orderid, sku, qty);
 		AlBumpVersion(sku, version);
 		batchref = (text *) DatumGetPointer(SPI_datumTransfer(PointerGetDatum(batchref), false, -1));

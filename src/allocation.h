@@ -80,7 +80,8 @@ typedef enum AlStatementId
 	AL_STMT_RECENT_ON_BATCH,
 	AL_STMT_BATCH_HELD,
 	AL_STMT_BATCH_ROOM,
-	AL_STMT_ADJUST_ALLOCATED,
+	AL_STMT_ADJUST_BATCH,
+	AL_STMT_RECLAIM_ON_BATCH,
 	AL_STMT_FIND_HOLD,
 	AL_STMT_HOLD_EXPIRY,
 	AL_STMT_INSERT_HOLD,
@@ -110,7 +111,7 @@ extern Portal AlOpenCursor(AlStatementId id, Datum *values);
 
 /* allocate.c */
 extern int64 AlLockProduct(text *sku, bool queue);
-extern int64 AlTakeProduct(text *sku, TimestampTz *now);
+extern int64 AlTakeProduct(text *sku, TimestampTz *now, bool reclaim);
 extern void AlBumpVersion(text *sku, int64 version);
 extern void AlCheckHeldQty(text *orderid, text *sku, int32 held_qty, int32 qty);
 extern text *AlPlaceLine(text *orderid, text *sku, int32 qty, TimestampTz now);
@@ -120,10 +121,12 @@ extern void AlInsertLine(text *orderid, text *sku, int32 qty, text *batchref);
 extern TimestampTz AlClock(void);
 extern Datum allocation_clock(PG_FUNCTION_ARGS);
 extern void AlReclaimExpired(text *sku, TimestampTz now);
+extern void AlAdjustBatch(text *batchref, int32 allocated, int32 held, TimestampTz now);
+extern void AlSettleBatch(text *batchref, int32 room, TimestampTz now);
 extern text *AlPlaceHold(text *holdid, text *sku, int32 qty, int64 ttl_usecs,
 						 TimestampTz now);
 extern void AlInsertHold(text *holdid, text *sku, int32 qty, text *batchref,
-						 TimestampTz expires_at);
+						 TimestampTz expires_at, TimestampTz now);
 extern bool AlFindHold(text *holdid, text *sku, int32 qty, TimestampTz now, text **batchref);
 
 /* orders.c */

@@ -70,8 +70,9 @@ allocation_add_batch(PG_FUNCTION_ARGS)
  * take_lines_off: take the batch's most recent lines and live holds off
  * until what it has allocated and held fits in purchased, recording
  * Deallocated for each line (a hold records its fate when placed again).
- * Returns the new allocated quantity and, in *taken, what was taken off in
- * that order.  The caller holds the product lock.
+ * Returns the new allocated quantity, in *taken what was taken off in that
+ * order, and in *held_taken the units of holds among it.  The caller holds
+ * the product lock.
  *
  * One cursor walks down the batch's lines and holds, most recent first, so
  * the work is linear in what is taken off, however much the same
@@ -79,7 +80,7 @@ allocation_add_batch(PG_FUNCTION_ARGS)
  */
 static int32
 take_lines_off(text *ref, text *sku, int32 allocated, int32 purchased, TimestampTz now,
-			   List **taken)
+			   List **taken, int32 *held_taken)
 {
 	Datum		args[2] = {PointerGetDatum(ref), TimestampTzGetDatum(now)};
 	int64		excess;
@@ -121,7 +122,10 @@ take_lines_off(text *ref, text *sku, int32 allocated, int32 purchased, Timestamp
 			keys[0] = PointerGetDatum(line->key);
 			keys[1] = PointerGetDatum(sku);
 			if (line->is_hold)
+			{
 				AlExecute(AL_STMT_DELETE_HOLD, keys, NULL, 0);
+				*held_taken += line->qty;
+			}
 			else
 			{
 				AlExecute(AL_STMT_DELETE_LINE, keys, NULL, 0);
@@ -201,7 +205,7 @@ place_again(text *sku, List *taken, TimestampTz now)
 		{
 			fit->room -= line->qty;
 			if (line->is_hold)
-				AlInsertHold(line->key, sku, line->qty, fit->batchref, line->expires_at);
+				AlInsertHold(line->key, sku, line->qty, fit->batchref, line->expires_at, now);
 			else
 			{
 				fit->added += line->qty;
@@ -213,10 +217,8 @@ place_again(text *sku, List *taken, TimestampTz now)
 
 	for (i = 0; i < nrooms; i++)
 	{
-		Datum		adjust[2] = {PointerGetDatum(rooms[i].batchref), Int32GetDatum((int32) rooms[i].added)};
-
 		if (rooms[i].added > 0)
-			AlExecute(AL_STMT_ADJUST_ALLOCATED, adjust, NULL, 0);
+			AlAdjustBatch(rooms[i].batchref, (int32) rooms[i].added, 0, now);
 	}
 }
 
@@ -237,12 +239,14 @@ allocation_change_batch_quantity(PG_FUNCTION_ARGS)
 {
 	text	   *ref = AlIdentifierArg(fcinfo, 0, "ref");
 	int32		qty = AlQuantityArg(fcinfo, 1, "qty", 0);
-	Datum		args[3] = {PointerGetDatum(ref)};
+	Datum		args[1] = {PointerGetDatum(ref)};
 	bool		isnull;
 	text	   *sku;
 	int64		version;
 	TimestampTz now;
 	int32		allocated;
+	int32		held_taken = 0;
+	Datum		set_args[4];
 	List	   *taken = NIL;
 
 	AlConnect();
@@ -253,16 +257,20 @@ allocation_change_batch_quantity(PG_FUNCTION_ARGS)
 				errcode(ERRCODE_AL_UNKNOWN_BATCH),
 				errmsg("unknown batch %s", text_to_cstring(ref)));
 	sku = DatumGetTextPP(AlValue(0, 1, &isnull));
-	version = AlTakeProduct(sku, &now);
+	version = AlTakeProduct(sku, &now, true);
 
 	/* Read under the lock: this is what we decide on. */
 	AlExecute(AL_STMT_BATCH_QUANTITIES, args, NULL, 1);
 	allocated = DatumGetInt32(AlValue(0, 2, &isnull));
 
-	allocated = take_lines_off(ref, sku, allocated, qty, now, &taken);
-	args[1] = Int32GetDatum(qty);
-	args[2] = Int32GetDatum(allocated);
-	AlExecute(AL_STMT_SET_BATCH_QUANTITIES, args, NULL, 0);
+	allocated = take_lines_off(ref, sku, allocated, qty, now, &taken, &held_taken);
+	set_args[0] = PointerGetDatum(ref);
+	set_args[1] = Int32GetDatum(qty);
+	set_args[2] = Int32GetDatum(allocated);
+	set_args[3] = Int32GetDatum(held_taken);
+	AlExecute(AL_STMT_SET_BATCH_QUANTITIES, set_args, NULL, 1);
+	/* What is left may still count expired holds: reclaim what is needed. */
+	AlSettleBatch(ref, DatumGetInt32(AlValue(0, 1, &isnull)), now);
 
 	place_again(sku, taken, now);
 

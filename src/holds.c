@@ -75,7 +75,9 @@ allocation_clock(PG_FUNCTION_ARGS)
  * AlReclaimExpired: delete up to AL_RECLAIM_PER_CALL of a locked product's
  * holds that expired by now, earliest first, recording Released (reason
  * expired) for those that still held stock.  Expired holds count for
- * nothing already; this only keeps their rows from piling up.
+ * nothing already; this only keeps their rows from piling up, so only the
+ * calls on holds do it (an allocation reclaims only the expired holds whose
+ * stock it needs: AlSettleBatch).
  */
 void
 AlReclaimExpired(text *sku, TimestampTz now)
@@ -97,7 +99,66 @@ AlReclaimExpired(text *sku, TimestampTz now)
 							 DatumGetInt32(SPI_getbinval(tuple, gone->tupdesc, 2, &isnull)),
 							 "expired");
 	}
-	SPI_freetuptable(gone);
+	if (n > 0)
+		SPI_freetuptable(gone);
+}
+
+/*
+ * AlAdjustBatch: count allocated more units (fewer when negative) on a
+ * locked product's batch and held more, then settle it (AlSettleBatch).
+ */
+void
+AlAdjustBatch(text *batchref, int32 allocated, int32 held, TimestampTz now)
+{
+	Datum		args[3] = {PointerGetDatum(batchref), Int32GetDatum(allocated), Int32GetDatum(held)};
+	bool		isnull;
+	int32		room;
+
+	AlExecute(AL_STMT_ADJUST_BATCH, args, NULL, 1);
+	room = DatumGetInt32(AlValue(0, 1, &isnull));
+	SPI_freetuptable(SPI_tuptable);
+	AlSettleBatch(batchref, room, now);
+}
+
+/*
+ * AlSettleBatch: when a batch has less than nothing left beside its lines
+ * and all its holds (room < 0), the stock of some expired holds is needed:
+ * reclaim them, earliest first (Released, expired), at most -room of them.
+ * The rule only put something there because live holds left room, so they
+ * cover it.
+ */
+void
+AlSettleBatch(text *batchref, int32 room, TimestampTz now)
+{
+	Datum		args[3];
+	SPITupleTable *gone;
+	uint64		n;
+	uint64		row;
+	int64		freed = 0;
+
+	if (room >= 0)
+		return;
+	args[0] = PointerGetDatum(batchref);
+	args[1] = TimestampTzGetDatum(now);
+	args[2] = Int64GetDatum(-(int64) room);
+	n = AlExecute(AL_STMT_RECLAIM_ON_BATCH, args, NULL, 0);
+	gone = SPI_tuptable;
+	for (row = 0; row < n; row++)
+	{
+		bool		isnull;
+		HeapTuple	tuple = gone->vals[row];
+		int32		qty = DatumGetInt32(SPI_getbinval(tuple, gone->tupdesc, 3, &isnull));
+
+		AlRecordReleased(DatumGetTextPP(SPI_getbinval(tuple, gone->tupdesc, 1, &isnull)),
+						 DatumGetTextPP(SPI_getbinval(tuple, gone->tupdesc, 2, &isnull)),
+						 qty, "expired");
+		freed += qty;
+	}
+	if (n > 0)
+		SPI_freetuptable(gone);
+	if (freed < -(int64) room)
+		elog(ERROR, "allocation: batch %s is short of " INT64_FORMAT " units beside its live holds",
+			 text_to_cstring(batchref), -(int64) room - freed);
 }
 
 /*
@@ -120,10 +181,15 @@ AlFindHold(text *holdid, text *sku, int32 qty, TimestampTz now, text **batchref)
 	(void) AlValue(0, 4, &unconfirmed);
 	if (DatumGetTimestampTz(AlValue(0, 3, &isnull)) <= now)
 	{
+		text	   *held_on = DatumGetTextPCopy(AlValue(0, 1, &isnull));
+
 		SPI_freetuptable(SPI_tuptable);
 		AlExecute(AL_STMT_DELETE_HOLD, args, NULL, 0);
 		if (unconfirmed)
+		{
+			AlAdjustBatch(held_on, 0, -held_qty, now);
 			AlRecordReleased(holdid, sku, held_qty, "expired");
+		}
 		return false;
 	}
 	if (held_qty != qty)
@@ -185,16 +251,18 @@ place_hold(text *holdid, text *sku, int32 qty, TimestampTz expires_at, Timestamp
 	batchref = DatumGetTextPCopy(AlValue(0, 1, &isnull));
 	SPI_freetuptable(SPI_tuptable);
 
-	AlInsertHold(holdid, sku, qty, batchref, expires_at);
+	AlInsertHold(holdid, sku, qty, batchref, expires_at, now);
 	return batchref;
 }
 
 /*
  * AlInsertHold: record the hold line (holdid, sku) of qty on batchref until
- * expires_at, with its Held event.  The caller knows the batch has room.
+ * expires_at, count it in the batch's holds_quantity (settling the batch at
+ * clock now), and record Held.  The caller knows the batch has room.
  */
 void
-AlInsertHold(text *holdid, text *sku, int32 qty, text *batchref, TimestampTz expires_at)
+AlInsertHold(text *holdid, text *sku, int32 qty, text *batchref, TimestampTz expires_at,
+			 TimestampTz now)
 {
 	Datum		args[5];
 
@@ -204,6 +272,7 @@ AlInsertHold(text *holdid, text *sku, int32 qty, text *batchref, TimestampTz exp
 	args[3] = PointerGetDatum(batchref);
 	args[4] = TimestampTzGetDatum(expires_at);
 	AlExecute(AL_STMT_INSERT_HOLD, args, NULL, 0);
+	AlAdjustBatch(batchref, 0, qty, now);
 	AlRecordHeld(holdid, sku, qty, batchref, expires_at);
 }
 
@@ -246,7 +315,7 @@ allocation_hold(PG_FUNCTION_ARGS)
 	text	   *batchref;
 
 	AlConnect();
-	version = AlTakeProduct(sku, &now);
+	version = AlTakeProduct(sku, &now, true);
 	if (!AlFindHold(holdid, sku, qty, now, &batchref))
 	{
 		batchref = AlPlaceHold(holdid, sku, qty, ttl_usecs, now);
@@ -428,9 +497,7 @@ allocation_confirm_hold(PG_FUNCTION_ARGS)
 			AlRecordReleased(holdid, line->sku, line->qty, "confirmed");
 
 			/* The hold counted against the batch, so the line fits there. */
-			args[0] = PointerGetDatum(line->batchref);
-			args[1] = Int32GetDatum(line->qty);
-			AlExecute(AL_STMT_ADJUST_ALLOCATED, args, NULL, 0);
+			AlAdjustBatch(line->batchref, line->qty, -line->qty, now);
 			AlInsertLine(orderid, line->sku, line->qty, line->batchref);
 			AlBumpVersion(line->sku, versions[i]);
 		}
@@ -480,6 +547,7 @@ allocation_release_hold(PG_FUNCTION_ARGS)
 			continue;
 		CHECK_FOR_INTERRUPTS();
 		AlExecute(AL_STMT_DELETE_HOLD, args, NULL, 0);
+		AlAdjustBatch(lines[i].batchref, 0, -lines[i].qty, now);
 		if (lines[i].expires_at <= now)
 			AlRecordReleased(holdid, lines[i].sku, lines[i].qty, "expired");
 		else

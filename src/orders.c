@@ -32,6 +32,7 @@ typedef struct OrderKind
 {
 	bool		(*find) (text *key, text *sku, int32 qty, TimestampTz now, text **batchref);
 	text	   *(*place) (text *key, text *sku, int32 qty, int64 ttl_usecs, TimestampTz now);
+	bool		reclaim;		/* a call on holds: reclaim expired ones (AlTakeProduct) */
 } OrderKind;
 
 /*
@@ -224,7 +225,7 @@ place_order(FunctionCallInfo fcinfo, const OrderKind *kind, text *key, int64 ttl
 		lines[i].version = AlLockProduct(lines[i].sku, nlines == 1);
 	}
 	now = AlClock();
-	for (i = 0; i < nlines; i++)
+	for (i = 0; i < nlines && kind->reclaim; i++)
 		AlReclaimExpired(lines[i].sku, now);
 
 	nnew = find_existing_lines(kind, key, lines, nlines, now);
@@ -292,8 +293,8 @@ place_order_line(text *orderid, text *sku, int32 qty, int64 ttl_usecs, Timestamp
 	return AlPlaceLine(orderid, sku, qty, now);
 }
 
-static const OrderKind order_lines = {find_order_line, place_order_line};
-static const OrderKind hold_lines = {AlFindHold, AlPlaceHold};
+static const OrderKind order_lines = {find_order_line, place_order_line, false};
+static const OrderKind hold_lines = {AlFindHold, AlPlaceHold, true};
 
 /*
  * allocation.allocate_order(orderid text, skus text[], qtys integer[])

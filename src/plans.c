@@ -31,11 +31,20 @@
 	"FROM allocation.batches AS b\n" \
 	"WHERE b.sku OPERATOR(pg_catalog.=) $1\n" \
 	"  AND b.in_stock\n" \
-	"  AND (b.purchased_quantity OPERATOR(pg_catalog.-) b.allocated_quantity\n" \
-	"       OPERATOR(pg_catalog.-) " LIVE_HELD_SQL("b.reference", "$3") ")\n" \
-	"      OPERATOR(pg_catalog.>=) $2\n" \
+	"  AND (" ROOM_SQL("b") " OPERATOR(pg_catalog.>=) $2\n" \
+	"       OR (b.purchased_quantity OPERATOR(pg_catalog.-) b.allocated_quantity\n" \
+	"           OPERATOR(pg_catalog.-) " LIVE_HELD_SQL("b.reference", "$3") ")\n" \
+	"          OPERATOR(pg_catalog.>=) $2)\n" \
 	"ORDER BY b.eta NULLS FIRST, b.reference COLLATE pg_catalog.\"C\"\n" \
 	"LIMIT 1"
+
+/*
+ * What a batch has left beside its lines and every hold not reclaimed yet,
+ * live or expired: when that is enough, its holds need no look.
+ */
+#define ROOM_SQL(b) \
+	"(" b ".purchased_quantity OPERATOR(pg_catalog.-) " b ".allocated_quantity\n" \
+	"  OPERATOR(pg_catalog.-) " b ".holds_quantity)"
 
 /* What the live holds of a batch take from it at a clock (holds_live_idx). */
 #define LIVE_HELD_SQL(batch, clock) \
@@ -111,9 +120,11 @@ static const AlStatement statements[AL_STMT_COUNT] = {
 	[AL_STMT_SET_BATCH_QUANTITIES] = {
 		"set batch quantities",
 		"UPDATE allocation.batches\n"
-		"SET purchased_quantity = $2, allocated_quantity = $3\n"
-		"WHERE reference OPERATOR(pg_catalog.=) $1",
-		3, {TEXTOID, INT4OID, INT4OID}, SPI_OK_UPDATE, false
+		"SET purchased_quantity = $2, allocated_quantity = $3,\n"
+		"    holds_quantity = holds_quantity OPERATOR(pg_catalog.-) $4\n"
+		"WHERE reference OPERATOR(pg_catalog.=) $1\n"
+		"RETURNING " ROOM_SQL("batches"),
+		4, {TEXTOID, INT4OID, INT4OID, INT4OID}, SPI_OK_UPDATE_RETURNING, false
 	},
 	[AL_STMT_FIND_LINE] = {
 		"find line",
@@ -130,7 +141,10 @@ static const AlStatement statements[AL_STMT_COUNT] = {
 	 * every database, whatever its collation).  "in_stock" is the predicate
 	 * of batches_in_stock_idx, so only batches with unallocated stock are
 	 * read, however many exhausted batches the product has.  Live holds
-	 * ($3 is the clock) take their share; expired ones cost nothing.
+	 * ($3 is the clock) take their share; expired ones cost nothing, and are
+	 * looked at only for a batch whose room is not enough beside them all.
+	 * Returns the room the batch has left beside all its holds: below zero,
+	 * expired ones must be reclaimed (AlSettleBatch).
 	 */
 	[AL_STMT_PLACE_ON_BEST_BATCH] = {
 		"place on best batch",
@@ -139,7 +153,7 @@ static const AlStatement statements[AL_STMT_COUNT] = {
 		"WHERE reference OPERATOR(pg_catalog.=) (\n"
 		BEST_BATCH_SQL
 		")\n"
-		"RETURNING reference",
+		"RETURNING reference, " ROOM_SQL("batches"),
 		3, {TEXTOID, INT4OID, TIMESTAMPTZOID}, SPI_OK_UPDATE_RETURNING, false
 	},
 	[AL_STMT_BEST_BATCH] = {
@@ -201,13 +215,47 @@ static const AlStatement statements[AL_STMT_COUNT] = {
 		"ORDER BY b.eta NULLS FIRST, b.reference COLLATE pg_catalog.\"C\"",
 		2, {TEXTOID, TIMESTAMPTZOID}, SPI_OK_SELECT, false
 	},
-	/* $2 units more (or fewer, when negative) allocated on batch $1. */
-	[AL_STMT_ADJUST_ALLOCATED] = {
-		"adjust allocated",
+	/*
+	 * $2 units more (or fewer, when negative) allocated on batch $1, and $3
+	 * more held; returns the room left beside all holds (AlSettleBatch).
+	 */
+	[AL_STMT_ADJUST_BATCH] = {
+		"adjust batch",
 		"UPDATE allocation.batches\n"
-		"SET allocated_quantity = allocated_quantity OPERATOR(pg_catalog.+) $2\n"
-		"WHERE reference OPERATOR(pg_catalog.=) $1",
-		2, {TEXTOID, INT4OID}, SPI_OK_UPDATE, false
+		"SET allocated_quantity = allocated_quantity OPERATOR(pg_catalog.+) $2,\n"
+		"    holds_quantity = holds_quantity OPERATOR(pg_catalog.+) $3\n"
+		"WHERE reference OPERATOR(pg_catalog.=) $1\n"
+		"RETURNING " ROOM_SQL("batches"),
+		3, {TEXTOID, INT4OID, INT4OID}, SPI_OK_UPDATE_RETURNING, false
+	},
+	/*
+	 * Up to $3 of the batch's expired holds (at clock $2), earliest first,
+	 * deleted and taken off its holds_quantity: their stock is needed.
+	 */
+	[AL_STMT_RECLAIM_ON_BATCH] = {
+		"reclaim on batch",
+		"WITH gone AS (\n"
+		"    DELETE FROM allocation.holds\n"
+		"    WHERE ctid OPERATOR(pg_catalog.=) ANY (ARRAY(\n"
+		"        SELECT ctid\n"
+		"        FROM allocation.holds\n"
+		"        WHERE batch_reference OPERATOR(pg_catalog.=) $1\n"
+		"          AND orderid IS NULL\n"
+		"          AND expires_at OPERATOR(pg_catalog.<=) $2\n"
+		"        ORDER BY expires_at, id\n"
+		"        LIMIT $3))\n"
+		"    RETURNING holdid, sku, qty, expires_at, id\n"
+		"), taken AS (\n"
+		"    UPDATE allocation.batches\n"
+		"    SET holds_quantity = holds_quantity OPERATOR(pg_catalog.-)\n"
+		"                         (SELECT pg_catalog.sum(qty)::pg_catalog.int4 FROM gone)\n"
+		"    WHERE reference OPERATOR(pg_catalog.=) $1\n"
+		"      AND EXISTS (SELECT FROM gone)\n"
+		")\n"
+		"SELECT holdid, sku, qty\n"
+		"FROM gone\n"
+		"ORDER BY expires_at, id",
+		3, {TEXTOID, TIMESTAMPTZOID, INT8OID}, SPI_OK_SELECT, false
 	},
 	[AL_STMT_FIND_HOLD] = {
 		"find hold",
@@ -280,7 +328,16 @@ static const AlStatement statements[AL_STMT_COUNT] = {
 		"          AND expires_at OPERATOR(pg_catalog.<=) $2\n"
 		"        ORDER BY expires_at, id\n"
 		"        LIMIT " CppAsString2(AL_RECLAIM_PER_CALL) "))\n"
-		"    RETURNING holdid, qty, orderid IS NULL AS live, expires_at, id)\n"
+		"    RETURNING holdid, qty, orderid IS NULL AS live, batch_reference, expires_at, id\n"
+		"), taken AS (\n"
+		"    UPDATE allocation.batches AS b\n"
+		"    SET holds_quantity = b.holds_quantity OPERATOR(pg_catalog.-) g.qty\n"
+		"    FROM (SELECT batch_reference, pg_catalog.sum(qty)::pg_catalog.int4 AS qty\n"
+		"          FROM gone\n"
+		"          WHERE live\n"
+		"          GROUP BY batch_reference) AS g\n"
+		"    WHERE b.reference OPERATOR(pg_catalog.=) g.batch_reference\n"
+		")\n"
 		"SELECT holdid, qty, live\n"
 		"FROM gone\n"
 		"ORDER BY expires_at, id",
@@ -355,6 +412,19 @@ static const AlStatement statements[AL_STMT_COUNT] = {
 		"    LEFT JOIN sums AS s ON s.batch_reference OPERATOR(pg_catalog.=) b.reference\n"
 		"    WHERE b.allocated_quantity::pg_catalog.int8\n"
 		"          OPERATOR(pg_catalog.<>) COALESCE(s.total, 0::pg_catalog.int8)\n"
+		"    UNION ALL\n"
+		"    SELECT 'holds_quantity is not the sum of the batch''s holds',\n"
+		"           pg_catalog.jsonb_build_object('batch', b.reference,\n"
+		"               'holds_quantity', b.holds_quantity,\n"
+		"               'sum_of_holds', COALESCE(h.total, 0::pg_catalog.int8))\n"
+		"    FROM allocation.batches AS b\n"
+		"    LEFT JOIN (SELECT batch_reference, pg_catalog.sum(qty) AS total\n"
+		"               FROM allocation.holds\n"
+		"               WHERE orderid IS NULL\n"
+		"               GROUP BY batch_reference) AS h\n"
+		"           ON h.batch_reference OPERATOR(pg_catalog.=) b.reference\n"
+		"    WHERE b.holds_quantity::pg_catalog.int8\n"
+		"          OPERATOR(pg_catalog.<>) COALESCE(h.total, 0::pg_catalog.int8)\n"
 		"    UNION ALL\n"
 		"    SELECT 'live holds exceed what the batch has left',\n"
 		"           pg_catalog.jsonb_build_object('batch', b.reference,\n"

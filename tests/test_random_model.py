@@ -84,6 +84,22 @@ class Model:
             if hold["orderid"] is None:
                 self.released(key, hold["qty"], "expired")
 
+    def holds_quantity(self, ref):
+        """What batches.holds_quantity counts: holds not confirmed nor reclaimed."""
+        return sum(h["qty"] for h in self.holds.values() if h["batch"] == ref and h["orderid"] is None)
+
+    def settle(self, ref):
+        """A batch short beside all its holds reclaims expired ones, earliest first."""
+        batch = self.batches[ref]
+        room = batch["purchased"] - batch["allocated"] - self.holds_quantity(ref)
+        if room >= 0:
+            return
+        expired = sorted((k for k, h in self.holds.items()
+                          if h["batch"] == ref and h["orderid"] is None and h["expires"] <= self.clock),
+                         key=lambda k: (self.holds[k]["expires"], self.holds[k]["born"], self.holds[k]["seq"]))
+        for key in expired[:-room]:
+            self.released(key, self.holds.pop(key)["qty"], "expired")
+
     def released(self, key, qty, reason):
         self.events.append(("Released", {"holdid": key[0], "sku": key[1], "qty": qty, "reason": reason}))
 
@@ -100,20 +116,28 @@ class Model:
             self.events.append(("OutOfStock", {"sku": sku}))
             return None
         self.batches[ref]["allocated"] += qty
+        self.settle(ref)
+        self.insert_line(orderid, sku, qty, ref)
+        return ref
+
+    def insert_line(self, orderid, sku, qty, ref):
         self.seq += 1
         self.lines[(orderid, sku)] = {"qty": qty, "batch": ref, "seq": self.seq}
         self.events.append(("Allocated", {"orderid": orderid, "sku": sku, "qty": qty, "batchref": ref}))
-        return ref
 
     def put_hold(self, holdid, sku, qty, expires, born):
         ref = self.best_batch(sku, qty)
         if ref is None:
             return None
+        self.insert_hold(holdid, sku, qty, ref, expires, born)
+        return ref
+
+    def insert_hold(self, holdid, sku, qty, ref, expires, born):
         self.seq += 1
         self.holds[(holdid, sku)] = {"qty": qty, "batch": ref, "expires": expires, "born": born or self.seq,
                                      "seq": self.seq, "orderid": None}
+        self.settle(ref)
         self.events.append(("Held", {"holdid": holdid, "sku": sku, "qty": qty, "batchref": ref}))
-        return ref
 
     def add_batch(self, ref, sku, qty, eta):
         self.identifier(ref)
@@ -130,7 +154,6 @@ class Model:
         self.quantity(qty, 1)
         if sku not in self.versions:
             raise Failure("AL001")
-        self.reclaim(sku)
         held = self.lines.get((orderid, sku))
         if held:
             if held["qty"] != qty:
@@ -146,7 +169,6 @@ class Model:
         self.identifier(sku)
         if sku not in self.versions:
             raise Failure("AL001")
-        self.reclaim(sku)
         line = self.lines.pop((orderid, sku), None)
         if line is None:
             return None
@@ -182,11 +204,31 @@ class Model:
                 excess -= hold["qty"]
                 taken.append((kind, key, hold["qty"], (hold["expires"], hold["born"])))
         batch["purchased"] = qty
+        self.settle(ref)
+        # placed again in memory: rooms read once, lines counted at the end
+        rooms = [[r, b["purchased"] - b["allocated"] - self.held(r), 0]
+                 for r, b in sorted(self.batches.items(),
+                                    key=lambda kv: (kv[1]["eta"] is not None, kv[1]["eta"] or datetime.date.min,
+                                                    kv[0].encode()))
+                 if b["sku"] == sku and b["allocated"] < b["purchased"]]
         for kind, key, line_qty, expires in taken:
+            fit = next((room for room in rooms if room[1] >= line_qty), None)
+            if fit is None:
+                if kind == "line":
+                    self.events.append(("OutOfStock", {"sku": sku}))
+                else:
+                    self.released(key, line_qty, "out_of_stock")
+                continue
+            fit[1] -= line_qty
             if kind == "line":
-                self.place(key[0], sku, line_qty)
-            elif self.put_hold(key[0], sku, line_qty, *expires) is None:
-                self.released(key, line_qty, "out_of_stock")
+                fit[2] += line_qty
+                self.insert_line(key[0], sku, line_qty, fit[0])
+            else:
+                self.insert_hold(key[0], sku, line_qty, fit[0], *expires)
+        for room_ref, _, added in rooms:
+            if added:
+                self.batches[room_ref]["allocated"] += added
+                self.settle(room_ref)
         self.versions[sku] += 1
 
     def hold(self, holdid, sku, qty, ttl):
@@ -283,8 +325,6 @@ class Model:
         for sku, _ in order:
             if sku not in self.versions:
                 raise Failure("AL001")
-        for sku, _ in order:
-            self.reclaim(sku)
         new = []
         for sku, qty in order:
             held = self.lines.get((orderid, sku))
