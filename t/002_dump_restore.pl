@@ -15,7 +15,8 @@ $node->start;
 my $content_query = q{
 	SELECT string_agg(row, E'\n' ORDER BY row)
 	FROM (SELECT 'product ' || p::text AS row FROM allocation.products AS p
-	      UNION ALL SELECT 'batch ' || b::text FROM allocation.batches AS b
+	      UNION ALL SELECT 'batch ' || (b.reference, b.sku, b.eta, b.purchased_quantity, b.allocated_quantity)::text
+	                FROM allocation.batches AS b
 	      UNION ALL SELECT 'line ' || l::text FROM allocation.order_lines AS l
 	      UNION ALL SELECT 'event ' || e::text FROM allocation.events AS e
 	      UNION ALL SELECT 'sequence events ' || last_value || ' ' || is_called
@@ -44,12 +45,30 @@ $node->safe_psql('seed', 'CREATE EXTENSION allocation');
 $node->safe_psql('seed', $workload);
 $node->safe_psql('seed', q{SELECT * FROM allocation.allocate_order('order-x', ARRAY['SKU-1', 'SKU-2'], ARRAY[2, 2])});
 my $rows = $PostgreSQL::Test::Utils::tmp_check . '/seed.sql';
-$node->command_ok(
-	[ 'pg_dump', '--data-only', '--column-inserts', '-f', $rows,
-	  map({ ('-t', "allocation.$_") } qw(products batches order_lines events events_id_seq order_lines_id_seq)),
-	  '-d', $node->connstr('seed') ],
-	'the rows of a shop with history');
-
+PostgreSQL::Test::Utils::append_to_file($rows, $node->safe_psql('seed', q{
+	SELECT string_agg(statement, E'\n' ORDER BY n, k)
+	FROM (SELECT 1, sku, format('INSERT INTO allocation.products VALUES (%L, %s);', sku, version_number)
+	      FROM allocation.products
+	      UNION ALL
+	      SELECT 2, reference, format('INSERT INTO allocation.batches (reference, sku, eta, purchased_quantity, '
+	                                  'allocated_quantity) VALUES (%L, %L, %L, %s, %s);',
+	                                  reference, sku, eta, purchased_quantity, allocated_quantity)
+	      FROM allocation.batches
+	      UNION ALL
+	      SELECT 3, lpad(id::text, 20), format('INSERT INTO allocation.order_lines VALUES (%L, %L, %s, %L, %s);',
+	                                           orderid, sku, qty, batch_reference, id)
+	      FROM allocation.order_lines
+	      UNION ALL
+	      SELECT 4, lpad(id::text, 20), format('INSERT INTO allocation.events VALUES (%s, %L, %L, %L);',
+	                                           id, occurred_at, event, payload)
+	      FROM allocation.events
+	      UNION ALL
+	      SELECT 5, '', format('SELECT setval(%L, %s, %L), setval(%L, %s, %L);',
+	                           'allocation.events_id_seq', e.last_value, e.is_called,
+	                           'allocation.order_lines_id_seq', l.last_value, l.is_called)
+	      FROM allocation.events_id_seq AS e, allocation.order_lines_id_seq AS l) AS rows (n, k, statement)
+}) . "\n");
+ok(-s $rows, 'the rows of a shop with history, as the columns every version has');
 for my $version ('1.1', '1.0', $newest)
 {
 	my $src = "src_$version";
