@@ -24,7 +24,9 @@ DATA = \
 	allocation--1.0--1.1.sql \
 	allocation--1.1.sql \
 	allocation--1.1--1.2.sql \
-	allocation--1.2.sql
+	allocation--1.2.sql \
+	router/allocation_router.control \
+	router/allocation_router--1.0.sql
 PGFILEDESC = "allocation - stock allocation inside PostgreSQL"
 
 REGRESS = setup batches product handlers views api unit_of_work orders check holds events errors hostile security shadowing takeover collation upgrade no_leaks
@@ -32,6 +34,7 @@ REGRESS_OPTS = --inputdir=. --load-extension=allocation
 ISOLATION = rc_same_sku rr_same_sku two_skus notify_after_commit order_lock_order hold_expiry lock_queue
 ISOLATION_OPTS = --load-extension=allocation
 TAP_TESTS = 1
+PROVE_TESTS = t/*.pl router/t/*.pl
 
 PG_CONFIG ?= pg_config
 PG_CPPFLAGS += -isystem $(shell $(PG_CONFIG) --includedir-server)
