@@ -32,9 +32,10 @@
 	"WHERE b.sku OPERATOR(pg_catalog.=) $1\n" \
 	"  AND b.in_stock\n" \
 	"  AND (" ROOM_SQL("b") " OPERATOR(pg_catalog.>=) $2\n" \
-	"       OR (b.purchased_quantity OPERATOR(pg_catalog.-) b.allocated_quantity\n" \
-	"           OPERATOR(pg_catalog.-) " LIVE_HELD_SQL("b.reference", "$3") ")\n" \
-	"          OPERATOR(pg_catalog.>=) $2)\n" \
+	"       OR b.holds_quantity OPERATOR(pg_catalog.>) 0\n" \
+	"          AND (b.purchased_quantity OPERATOR(pg_catalog.-) b.allocated_quantity\n" \
+	"               OPERATOR(pg_catalog.-) " LIVE_HELD_SQL("b.reference", "$3") ")\n" \
+	"              OPERATOR(pg_catalog.>=) $2)\n" \
 	"ORDER BY b.eta NULLS FIRST, b.reference COLLATE pg_catalog.\"C\"\n" \
 	"LIMIT 1"
 
@@ -372,9 +373,11 @@ static const AlStatement statements[AL_STMT_COUNT] = {
 		"    FROM allocation.batches AS b\n"
 		"    WHERE b.sku OPERATOR(pg_catalog.=) l.sku\n"
 		"      AND b.in_stock\n"
-		"      AND (b.purchased_quantity OPERATOR(pg_catalog.-) b.allocated_quantity\n"
-		"           OPERATOR(pg_catalog.-) " LIVE_HELD_SQL("b.reference", "$3") ")\n"
-		"          OPERATOR(pg_catalog.>=) l.qty)\n"
+		"      AND (" ROOM_SQL("b") " OPERATOR(pg_catalog.>=) l.qty\n"
+		"           OR b.holds_quantity OPERATOR(pg_catalog.>) 0\n"
+		"              AND (b.purchased_quantity OPERATOR(pg_catalog.-) b.allocated_quantity\n"
+		"                   OPERATOR(pg_catalog.-) " LIVE_HELD_SQL("b.reference", "$3") ")\n"
+		"                  OPERATOR(pg_catalog.>=) l.qty))\n"
 		"ORDER BY l.n",
 		3, {TEXTARRAYOID, INT4ARRAYOID, TIMESTAMPTZOID}, SPI_OK_SELECT, false
 	},
