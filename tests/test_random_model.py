@@ -310,8 +310,8 @@ class Model:
                 released += 1
         return released
 
-    def allocate_order(self, orderid, skus, qtys):
-        self.identifier(orderid)
+    def order_lines(self, skus, qtys):
+        """An order's (sku, qty) lines in lock order, checked as the database does."""
         if skus is None or qtys is None:
             raise Failure("22004")
         if len(skus) != len(qtys) or not skus or None in skus or None in qtys:
@@ -325,6 +325,11 @@ class Model:
         for sku, _ in order:
             if sku not in self.versions:
                 raise Failure("AL001")
+        return order
+
+    def allocate_order(self, orderid, skus, qtys):
+        self.identifier(orderid)
+        order = self.order_lines(skus, qtys)
         new = []
         for sku, qty in order:
             held = self.lines.get((orderid, sku))
@@ -348,19 +353,7 @@ class Model:
     def hold_order(self, holdid, skus, qtys, ttl):
         self.identifier(holdid)
         self.ttl(ttl)
-        if skus is None or qtys is None:
-            raise Failure("22004")
-        if len(skus) != len(qtys) or not skus or None in skus or None in qtys:
-            raise Failure("22023")
-        for sku, qty in zip(skus, qtys):
-            self.identifier(sku)
-            self.quantity(qty, 1)
-        order = sorted(zip(skus, qtys), key=lambda line: line[0].encode())
-        if len(set(skus)) != len(skus):
-            raise Failure("22023")
-        for sku, _ in order:
-            if sku not in self.versions:
-                raise Failure("AL001")
+        order = self.order_lines(skus, qtys)
         for sku, _ in order:
             self.reclaim(sku)
         found = {sku: self.hold_line(holdid, sku, qty, ttl, find_only=True) for sku, qty in order}
