@@ -98,12 +98,14 @@ SELECT allocation.allocate('p' || :o, 'SKU-' || :sku, 1);
 SELECT allocation.deallocate('p' || :o, 'SKU-' || :sku);
 \endif
 });
+my ($load_out, $load_err) = ('', '');
 sub load
 {
 	my ($seconds) = @_;
-	my ($load_out, $load_err) = ('', '');
+	($load_out, $load_err) = ('', '');
 	return IPC::Run::start(
-		[ 'pgbench', '-n', '-c', '4', '-j', '4', '-T', $seconds, '-f', $script, $node->connstr('postgres') ],
+		[ 'pgbench', '-n', '-c', '4', '-j', '4', '-T', $seconds, '-f', $script,
+		  '-h', $node->host, '-p', $node->port, 'postgres' ],
 		'>', \$load_out, '2>', \$load_err);
 }
 sub kill_relay_during
@@ -118,6 +120,7 @@ sub kill_relay_during
 		$load->pump_nb;
 	}
 	$load->finish;
+	note("pgbench: " . join(' ', grep { /tps|aborted|error/ } split /\n/, $load_out . $load_err));
 	return $kills;
 }
 
