@@ -88,7 +88,7 @@ is_deeply($first[0]{payload}, { orderid => 'order-B', sku => 'SKU-2', qty => 1, 
 
 # 2. Under load from 4 clients, kill the relay again and again, and stop
 # the server immediately once.
-my $script = $PostgreSQL::Test::Utils::tmp_check . '/load.sql';
+my $script = $PostgreSQL::Test::Utils::tmp_check . '/relay_load.sql';   # tmp_check is shared by the tests
 PostgreSQL::Test::Utils::append_to_file($script, q{
 \set sku random(1, 3)
 \set o random(1, 1000000000)
