@@ -135,10 +135,32 @@ WHERE orderid IS NULL
 -- functions
 -------------------------------------------------------------------------------
 
+-- Every function that serves an application's calls plans its statements
+-- with index paths only (no sequential scan, hash or merge join): they are
+-- key lookups, and a plan kept for the life of a backend must not depend on
+-- the statistics seen when it was made (a table analyzed empty would get
+-- sequential scans for good).
+ALTER FUNCTION allocation.add_batch(text, text, integer, date)
+    SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off;
+ALTER FUNCTION allocation.allocate(text, text, integer)
+    SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off;
+ALTER FUNCTION allocation.deallocate(text, text)
+    SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off;
+ALTER FUNCTION allocation.change_batch_quantity(text, integer)
+    SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off;
+ALTER FUNCTION allocation.allocations(text)
+    SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off;
+ALTER FUNCTION allocation.allocate_order(text, text[], integer[])
+    SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off;
+
+
 CREATE FUNCTION allocation.hold(holdid text, sku text, qty integer, ttl interval)
 RETURNS text
 LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off
+SET enable_hashjoin = off
+SET enable_mergejoin = off
 AS 'MODULE_PATHNAME', 'allocation_hold';
 
 -- All or nothing, locking the products in byte order of sku.
@@ -146,18 +168,27 @@ CREATE FUNCTION allocation.hold_order(holdid text, skus text[], qtys integer[], 
 RETURNS TABLE (sku text, batchref text)
 LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off
+SET enable_hashjoin = off
+SET enable_mergejoin = off
 AS 'MODULE_PATHNAME', 'allocation_hold_order';
 
 CREATE FUNCTION allocation.confirm_hold(holdid text, orderid text)
 RETURNS TABLE (sku text, batchref text)
 LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off
+SET enable_hashjoin = off
+SET enable_mergejoin = off
 AS 'MODULE_PATHNAME', 'allocation_confirm_hold';
 
 CREATE FUNCTION allocation.release_hold(holdid text)
 RETURNS integer
 LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off
+SET enable_hashjoin = off
+SET enable_mergejoin = off
 AS 'MODULE_PATHNAME', 'allocation_release_hold';
 
 -- Run by a superuser: creating a publication and a replication slot needs

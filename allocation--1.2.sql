@@ -207,34 +207,54 @@ WHERE orderid IS NULL
 -------------------------------------------------------------------------------
 
 -- The writers run as the extension owner: they are the only write path.
+-- Every function that serves an application's calls plans its statements
+-- with index paths only (no sequential scan, hash or merge join): they are
+-- key lookups, and a plan kept for the life of a backend must not depend on
+-- the statistics seen when it was made (a table analyzed empty would get
+-- sequential scans for good).
 CREATE FUNCTION allocation.add_batch(ref text, sku text, qty integer, eta date DEFAULT NULL)
 RETURNS void
 LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off
+SET enable_hashjoin = off
+SET enable_mergejoin = off
 AS 'MODULE_PATHNAME', 'allocation_add_batch';
 
 CREATE FUNCTION allocation.allocate(orderid text, sku text, qty integer)
 RETURNS text
 LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off
+SET enable_hashjoin = off
+SET enable_mergejoin = off
 AS 'MODULE_PATHNAME', 'allocation_allocate';
 
 CREATE FUNCTION allocation.deallocate(orderid text, sku text)
 RETURNS text
 LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off
+SET enable_hashjoin = off
+SET enable_mergejoin = off
 AS 'MODULE_PATHNAME', 'allocation_deallocate';
 
 CREATE FUNCTION allocation.change_batch_quantity(ref text, qty integer)
 RETURNS void
 LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off
+SET enable_hashjoin = off
+SET enable_mergejoin = off
 AS 'MODULE_PATHNAME', 'allocation_change_batch_quantity';
 
 CREATE FUNCTION allocation.allocations(orderid text)
 RETURNS TABLE (sku text, batchref text)
 LANGUAGE C STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off
+SET enable_hashjoin = off
+SET enable_mergejoin = off
 AS 'MODULE_PATHNAME', 'allocation_allocations';
 
 -- All or nothing, locking the order's products in byte order of sku.
@@ -242,6 +262,9 @@ CREATE FUNCTION allocation.allocate_order(orderid text, skus text[], qtys intege
 RETURNS TABLE (sku text, batchref text)
 LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off
+SET enable_hashjoin = off
+SET enable_mergejoin = off
 AS 'MODULE_PATHNAME', 'allocation_allocate_order';
 
 -- Reads under the caller's snapshot and takes no locks.
@@ -255,6 +278,9 @@ CREATE FUNCTION allocation.hold(holdid text, sku text, qty integer, ttl interval
 RETURNS text
 LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off
+SET enable_hashjoin = off
+SET enable_mergejoin = off
 AS 'MODULE_PATHNAME', 'allocation_hold';
 
 -- All or nothing, locking the products in byte order of sku.
@@ -262,18 +288,27 @@ CREATE FUNCTION allocation.hold_order(holdid text, skus text[], qtys integer[], 
 RETURNS TABLE (sku text, batchref text)
 LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off
+SET enable_hashjoin = off
+SET enable_mergejoin = off
 AS 'MODULE_PATHNAME', 'allocation_hold_order';
 
 CREATE FUNCTION allocation.confirm_hold(holdid text, orderid text)
 RETURNS TABLE (sku text, batchref text)
 LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off
+SET enable_hashjoin = off
+SET enable_mergejoin = off
 AS 'MODULE_PATHNAME', 'allocation_confirm_hold';
 
 CREATE FUNCTION allocation.release_hold(holdid text)
 RETURNS integer
 LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off
+SET enable_hashjoin = off
+SET enable_mergejoin = off
 AS 'MODULE_PATHNAME', 'allocation_release_hold';
 
 -- Run by a superuser: creating a publication and a replication slot needs

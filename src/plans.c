@@ -361,7 +361,10 @@ static const AlStatement statements[AL_STMT_COUNT] = {
 	/*
 	 * The new lines of an order that no batch of their sku can take, in the
 	 * order given.  Each sku appears once in an order, so a line's fit does
-	 * not depend on the other lines.
+	 * not depend on the other lines.  OFFSET 0 keeps NOT EXISTS a probe of
+	 * batches_in_stock_idx per line: turned into an anti join, a plan made
+	 * while statistics said no batch had stock could read every batch in
+	 * stock for each order, for the life of the backend.
 	 */
 	[AL_STMT_SHORT_LINES] = {
 		"short lines",
@@ -377,7 +380,8 @@ static const AlStatement statements[AL_STMT_COUNT] = {
 		"           OR b.holds_quantity OPERATOR(pg_catalog.>) 0\n"
 		"              AND (b.purchased_quantity OPERATOR(pg_catalog.-) b.allocated_quantity\n"
 		"                   OPERATOR(pg_catalog.-) " LIVE_HELD_SQL("b.reference", "$3") ")\n"
-		"                  OPERATOR(pg_catalog.>=) l.qty))\n"
+		"                  OPERATOR(pg_catalog.>=) l.qty)\n"
+		"    OFFSET 0)\n"
 		"ORDER BY l.n",
 		3, {TEXTARRAYOID, INT4ARRAYOID, TIMESTAMPTZOID}, SPI_OK_SELECT, false
 	},

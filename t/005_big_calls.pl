@@ -68,5 +68,36 @@ is($node->safe_psql('postgres', q{
 	'line-20000 line-19999 line-19998', 'the first taken off are the most recent');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM allocation.check()'), '0', 'check() is clean after the reallocation');
 
+# Plans kept for the life of a backend do not depend on the statistics seen
+# when they were made: prepared while statistics said no batch had stock,
+# an order still reads only the batches of its skus once stock is there.
+$node->safe_psql('postgres', q{
+	CREATE DATABASE plans;
+});
+$node->safe_psql('plans', q{
+	CREATE EXTENSION allocation;
+	SELECT count(allocation.add_batch('x' || i, 'sku-' || (i % 2000), 0, NULL)) FROM generate_series(1, 20000) AS i;
+	ANALYZE;
+});
+my ($ret, $out, $plans) = $node->psql('plans', q{
+	SELECT count(*) FROM allocation.allocate_order('first', ARRAY['sku-1', 'sku-2', 'sku-3'], ARRAY[1, 1, 1]);
+	SELECT count(allocation.add_batch('s' || i, 'sku-' || (i % 2000), 1000000, NULL)) FROM generate_series(1, 20000) AS i;
+	LOAD 'auto_explain';
+	SET auto_explain.log_min_duration = 0;
+	SET auto_explain.log_nested_statements = on;
+	SET auto_explain.log_analyze = on;
+	SET client_min_messages = log;
+	SELECT count(*) FROM allocation.allocate_order('second', ARRAY['sku-10', 'sku-611', 'sku-1212'], ARRAY[1, 1, 1]);
+});
+is($ret, 0, 'an order after the statistics changed');
+my @seq_scans = $plans =~ /(Seq Scan on (?:batches|order_lines|products|holds)\b)/g;
+is(scalar(@seq_scans), 0, 'its statements scan no table of the extension sequentially');
+my $most = 0;
+for my $rows ($plans =~ /Index(?: Only)? Scan using \w+ on batches \w+ .*?actual time=\S+ rows=(\d+)/g)
+{
+	$most = $rows if $rows > $most;
+}
+cmp_ok($most, '<=', 10, "no scan of batches returns more than a sku's few batches (most: $most rows)");
+
 $node->stop;
 done_testing();
