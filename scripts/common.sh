@@ -12,7 +12,8 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 if [ -z "${PG_MAJOR:-}" ]; then
-	PG_MAJOR=$(ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -n 1)
+	# a bare machine has no /usr/lib/postgresql yet
+	PG_MAJOR=$( (ls /usr/lib/postgresql 2>/dev/null || true) | sort -n | tail -n 1)
 	PG_MAJOR=${PG_MAJOR:-15}
 fi
 PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
