@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * src/events.c
- *		The outbox: appending domain events to allocation.events and
- *		queueing their NOTIFY, which PostgreSQL delivers only at commit.
+ *		The outbox: appending domain events to allocation.events, which
+ *		logical decoding delivers (see stream.c), and, for sessions with
+ *		allocation.notify on, queueing a NOTIFY that leaves at commit.
  *
  * Payloads are built here in C rather than with SQL json functions, so no
  * function a caller could shadow is ever looked up.  The NOTIFY payload is
