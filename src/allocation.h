@@ -139,6 +139,7 @@ typedef struct AlOrderLine
 	text	   *batchref;		/* the answer: the batch, or NULL */
 } AlOrderLine;
 
+extern int	AlCompareBytes(const text *x, const text *y);
 extern int	AlSortLines(AlOrderLine *lines, int nlines, bool skip_duplicates);
 
 /* read.c */

@@ -368,15 +368,16 @@ lock_hold(text *holdid, HoldLine **lines, int64 **versions, TimestampTz *now)
 	}
 	*now = AlClock();
 
+	/* Both in byte order of sku: one walk pairs each line with its product. */
 	n = AlExecute(AL_STMT_HOLD_LINES, args, NULL, 0);
 	read = SPI_tuptable;
 	*lines = palloc0(Max(n, 1) * sizeof(HoldLine));
 	*versions = palloc0(Max(n, 1) * sizeof(int64));
+	i = 0;
 	for (row = 0; row < n; row++)
 	{
 		HeapTuple	tuple = read->vals[row];
 		HoldLine   *line = &(*lines)[row];
-		bool		unlocked = true;
 
 		line->sku = DatumGetTextPP(SPI_getbinval(tuple, read->tupdesc, 1, &isnull));
 		line->qty = DatumGetInt32(SPI_getbinval(tuple, read->tupdesc, 2, &isnull));
@@ -385,17 +386,11 @@ lock_hold(text *holdid, HoldLine **lines, int64 **versions, TimestampTz *now)
 		line->orderid = (text *) DatumGetPointer(SPI_getbinval(tuple, read->tupdesc, 5, &isnull));
 		if (isnull)
 			line->orderid = NULL;
-		for (i = 0; i < nlocked && unlocked; i++)
-		{
-			if (VARSIZE_ANY_EXHDR(products[i].sku) == VARSIZE_ANY_EXHDR(line->sku) &&
-				memcmp(VARDATA_ANY(products[i].sku), VARDATA_ANY(line->sku),
-					   VARSIZE_ANY_EXHDR(line->sku)) == 0)
-			{
-				(*versions)[row] = products[i].version;
-				unlocked = false;
-			}
-		}
-		if (unlocked)
+		while (i < nlocked && AlCompareBytes(products[i].sku, line->sku) < 0)
+			i++;
+		if (i < nlocked && AlCompareBytes(products[i].sku, line->sku) == 0)
+			(*versions)[row] = products[i].version;
+		else
 			(*versions)[row] = AlLockProduct(line->sku, false);
 	}
 	return (int) n;
@@ -410,16 +405,6 @@ hold_not_live(text *holdid, const char *why)
 	ereport(ERROR,
 			errcode(ERRCODE_AL_HOLD_NOT_LIVE),
 			errmsg("hold %s %s", text_to_cstring(holdid), why));
-}
-
-/*
- * same_text: whether two texts hold the same bytes.
- */
-static bool
-same_text(text *a, text *b)
-{
-	return VARSIZE_ANY_EXHDR(a) == VARSIZE_ANY_EXHDR(b) &&
-		memcmp(VARDATA_ANY(a), VARDATA_ANY(b), VARSIZE_ANY_EXHDR(a)) == 0;
 }
 
 /*
@@ -462,7 +447,7 @@ allocation_confirm_hold(PG_FUNCTION_ARGS)
 			hold_not_live(holdid, "has expired");
 		if (lines[i].orderid != NULL)
 		{
-			if (!same_text(lines[i].orderid, orderid))
+			if (AlCompareBytes(lines[i].orderid, orderid) != 0)
 				ereport(ERROR,
 						errcode(ERRCODE_AL_HOLD_NOT_LIVE),
 						errmsg("hold %s was confirmed for order %s",

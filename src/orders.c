@@ -36,15 +36,12 @@ typedef struct OrderKind
 } OrderKind;
 
 /*
- * compare_sku_bytes: qsort order of lines by sku, byte by byte, shorter
- * first on a common prefix.  This is the global lock order: it is the same
- * in every database whatever its collation.
+ * AlCompareBytes: the order of two texts byte by byte, shorter first on a
+ * common prefix: COLLATE "C", whatever the database's collation.
  */
-static int
-compare_sku_bytes(const void *a, const void *b)
+int
+AlCompareBytes(const text *x, const text *y)
 {
-	const text *x = ((const AlOrderLine *) a)->sku;
-	const text *y = ((const AlOrderLine *) b)->sku;
 	int			xlen = VARSIZE_ANY_EXHDR(x);
 	int			ylen = VARSIZE_ANY_EXHDR(y);
 	int			cmp = memcmp(VARDATA_ANY(x), VARDATA_ANY(y), Min(xlen, ylen));
@@ -52,6 +49,17 @@ compare_sku_bytes(const void *a, const void *b)
 	if (cmp != 0)
 		return cmp;
 	return (xlen > ylen) - (xlen < ylen);
+}
+
+/*
+ * compare_sku_bytes: qsort order of lines by sku in bytes (AlCompareBytes).
+ * This is the global lock order: it is the same in every database whatever
+ * its collation.
+ */
+static int
+compare_sku_bytes(const void *a, const void *b)
+{
+	return AlCompareBytes(((const AlOrderLine *) a)->sku, ((const AlOrderLine *) b)->sku);
 }
 
 /*
