@@ -33,7 +33,7 @@ REGRESS = setup batches product handlers views api unit_of_work orders check hol
 REGRESS_OPTS = --inputdir=. --load-extension=allocation
 ISOLATION = rc_same_sku rr_same_sku two_skus notify_after_commit order_lock_order hold_expiry lock_queue
 ISOLATION_OPTS = --load-extension=allocation
-TAP_TESTS = 1
+TAP_TESTS ?= 1
 PROVE_TESTS = t/*.pl router/t/*.pl
 
 PG_CONFIG ?= pg_config
