@@ -8,16 +8,21 @@
 EXTENSION = allocation
 MODULE_big = allocation
 OBJS = \
-	src/allocation.o \
 	src/allocate.o \
+	src/allocation.o \
 	src/batches.o \
+	src/commands.o \
+	src/decisions.o \
+	src/directory.o \
 	src/events.o \
 	src/holds.o \
 	src/orders.o \
 	src/plans.o \
+	src/product.o \
 	src/read.o \
 	src/retention.o \
 	src/schema.o \
+	src/stock.o \
 	src/stream.o
 DATA = \
 	allocation--1.0.sql \
@@ -25,6 +30,8 @@ DATA = \
 	allocation--1.1.sql \
 	allocation--1.1--1.2.sql \
 	allocation--1.2.sql \
+	allocation--1.2--1.3.sql \
+	allocation--1.3.sql \
 	router/allocation_router.control \
 	router/allocation_router--1.0.sql
 PGFILEDESC = "allocation - stock allocation inside PostgreSQL"

@@ -69,6 +69,7 @@ INSERT INTO allocation.events (event, payload)
 VALUES ('Allocated', '{"orderid": "o1", "sku": "OLD-LAMP", "qty": 4, "batchref": "b1"}');
 ALTER EXTENSION allocation UPDATE TO '1.1';
 ALTER EXTENSION allocation UPDATE TO '1.2';
+ALTER EXTENSION allocation UPDATE TO '1.3';
 SELECT extversion AS updated FROM pg_extension WHERE extname = 'allocation';
 
 -- nothing differs either way

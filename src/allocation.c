@@ -17,6 +17,7 @@
 #include "common/int.h"
 #include "executor/spi.h"
 #include "mb/pg_wchar.h"
+#include "postgres_ext.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -250,4 +251,31 @@ AlFinish(void)
 {
 	if (SPI_finish() != SPI_OK_FINISH)
 		elog(ERROR, "allocation: SPI_finish failed");
+}
+
+/*
+ * AlReturnText: a copy of a text (or NULL) in the caller's memory, so that
+ * an entry point can return it after AlFinish.
+ */
+text *
+AlReturnText(text *value)
+{
+	if (value == NULL)
+		return NULL;
+	return (text *) DatumGetPointer(SPI_datumTransfer(PointerGetDatum(value), false, -1));
+}
+
+/*
+ * AlBatchExists: 23505 for a batch reference that is taken, naming the
+ * constraint it would break, as the server's own unique violation does.
+ */
+void
+AlBatchExists(text *ref)
+{
+	ereport(ERROR,
+			errcode(ERRCODE_UNIQUE_VIOLATION),
+			errmsg("batch \"%s\" already exists", text_to_cstring(ref)),
+			err_generic_string(PG_DIAG_SCHEMA_NAME, "allocation"),
+			err_generic_string(PG_DIAG_TABLE_NAME, "batches"),
+			err_generic_string(PG_DIAG_CONSTRAINT_NAME, "batches_pkey"));
 }

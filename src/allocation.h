@@ -1,8 +1,16 @@
 /*-------------------------------------------------------------------------
  *
  * src/allocation.h
- *		The map of the allocation extension: error codes and the entry
- *		points each file offers the others.
+ *		The map of the allocation extension: error codes, limits, and the
+ *		functions each file offers the files above it.
+ *
+ * The files form layers, each calling only the ones below it:
+ *
+ *	entry points	allocate.c orders.c holds.c batches.c read.c commands.c
+ *					decisions.c directory.c stream.c retention.c
+ *	the aggregate	stock.c (placing lines and holds by the rule)
+ *					product.c (locks, clock, version, lock order)
+ *	foundations		events.c, plans.c, schema.c, allocation.c
  *
  * Copyright (c) 2026, The allocation developers.  PostgreSQL Licence (LICENSE).
  *
@@ -12,12 +20,13 @@
 #define ALLOCATION_H
 
 #include "datatype/timestamp.h"
-#include "fmgr.h"
-#include "utils/portal.h"
+#include "executor/spi.h"
+#include "fmgr.h"			/* IWYU pragma: export */
 #include "utils/elog.h"
+#include "utils/portal.h"
 
 /* The extension version whose objects the library's statements use. */
-#define AL_LIBRARY_VERSION "1.2"
+#define AL_LIBRARY_VERSION "1.3"
 
 /* Our own SQLSTATEs, class AL ("allocation"). */
 #define ERRCODE_AL_INVALID_SKU		MAKE_SQLSTATE('A','L','0','0','1')
@@ -26,26 +35,19 @@
 #define ERRCODE_AL_HOLD_NOT_LIVE	MAKE_SQLSTATE('A','L','0','0','4')
 
 /*
- * Identifiers (sku, batch reference, order id) are at most this many
- * characters, as in the book's schema.  The bound keeps an order line's key
- * within a btree entry and every event payload within a NOTIFY payload.
+ * Identifiers (sku, batch reference, order id, hold id) are at most this
+ * many characters, as in the book's schema.  The bound keeps an order line's
+ * key within a btree entry and every event payload within a NOTIFY payload.
  */
 #define AL_MAX_IDENTIFIER_CHARS 255
 
 /* The longest a hold may last (ttl), in microseconds: one day. */
 #define AL_MAX_HOLD_USECS USECS_PER_DAY
 
-/*
- * The product lock queue (allocate.c): locktag_field4 of its "userlock"
- * locks ("AL"), and the seed of the sku hash that keys them.
- */
-#define AL_LOCK_FIELD4 0x414C
-#define AL_LOCK_HASH_SEED UINT64CONST(0x616c6c6f63617465)
-
-/* Expired holds a call reclaims at most, per product it locks. */
+/* Expired holds a call on holds reclaims at most, per product it locks. */
 #define AL_RECLAIM_PER_CALL 16
 
-/* allocation.c */
+/* in allocation.c */
 extern bool AlNotifyEnabled;
 extern int	AlClockOffsetSeconds;
 extern void AlCheckIdentifier(text *value, const char *name);
@@ -58,43 +60,56 @@ extern void AlArrayArg(FunctionCallInfo fcinfo, int argno, const char *argname,
 extern int64 AlTtlArg(FunctionCallInfo fcinfo, int argno, const char *argname);
 extern void AlConnect(void);
 extern void AlFinish(void);
+extern text *AlReturnText(text *value);
+extern void AlBatchExists(text *ref) pg_attribute_noreturn();
 
-/* schema.c */
+/* in schema.c */
 extern void AlCheckSchema(void);
 
-/* plans.c */
+/* in plans.c */
 typedef enum AlStatementId
 {
+	/* products and batches */
 	AL_STMT_LOCK_PRODUCT,
-	AL_STMT_SET_VERSION,
 	AL_STMT_INSERT_PRODUCT,
 	AL_STMT_INSERT_BATCH,
 	AL_STMT_BATCH_SKU,
 	AL_STMT_BATCH_QUANTITIES,
 	AL_STMT_SET_BATCH_QUANTITIES,
+	AL_STMT_SET_VERSION,
+	/* order lines */
+	AL_STMT_ALLOCATE,
+	AL_STMT_DEALLOCATE,
 	AL_STMT_FIND_LINE,
-	AL_STMT_PLACE_ON_BEST_BATCH,
-	AL_STMT_BEST_BATCH,
 	AL_STMT_INSERT_LINE,
 	AL_STMT_DELETE_LINE,
-	AL_STMT_RECENT_ON_BATCH,
-	AL_STMT_BATCH_HELD,
-	AL_STMT_BATCH_ROOM,
-	AL_STMT_ADJUST_BATCH,
-	AL_STMT_RECLAIM_ON_BATCH,
+	AL_STMT_SHORT_LINES,
+	/* holds */
 	AL_STMT_FIND_HOLD,
-	AL_STMT_HOLD_EXPIRY,
+	AL_STMT_PLACE_HOLD,
 	AL_STMT_INSERT_HOLD,
 	AL_STMT_DELETE_HOLD,
-	AL_STMT_CONFIRM_HOLD_LINE,
 	AL_STMT_HOLD_SKUS,
 	AL_STMT_HOLD_LINES,
+	AL_STMT_CONFIRM_HOLD_LINE,
+	AL_STMT_RELEASE_HOLD_LINE,
 	AL_STMT_RECLAIM_EXPIRED,
-	AL_STMT_INSERT_EVENT,
+	AL_STMT_RECLAIM_ON_BATCH,
+	/* batches that change size */
+	AL_STMT_ADJUST_BATCH,
+	AL_STMT_BATCH_HELD,
+	AL_STMT_RECENT_ON_BATCH,
+	AL_STMT_BATCH_ROOM,
+	/* the outbox and the read side */
+	AL_STMT_RECORD_OUT_OF_STOCK,
+	AL_STMT_RECORD_ALLOCATED,
+	AL_STMT_RECORD_HELD,
+	AL_STMT_RECORD_RELEASED,
 	AL_STMT_ORDER_ALLOCATIONS,
-	AL_STMT_SHORT_LINES,
 	AL_STMT_CHECK,
 	AL_STMT_PRUNE_EVENTS,
+	AL_STMT_PRUNE_INBOX,
+	/* the event stream */
 	AL_STMT_SLOT,
 	AL_STMT_CREATE_SLOT,
 	AL_STMT_DROP_SLOT,
@@ -102,55 +117,113 @@ typedef enum AlStatementId
 	AL_STMT_CREATE_PUBLICATION,
 	AL_STMT_DROP_PUBLICATION,
 	AL_STMT_OTHER_STREAM_SLOTS,
+	/* the inbox of commands */
+	AL_STMT_CLAIM_REQUEST,
+	AL_STMT_FIND_REQUEST,
+	AL_STMT_RECORD_RESULT,
+	AL_STMT_COMMAND_ADD_BATCH,
+	AL_STMT_COMMAND_ALLOCATE,
+	AL_STMT_COMMAND_DEALLOCATE,
+	AL_STMT_COMMAND_CHANGE_BATCH_QUANTITY,
+	AL_STMT_COMMAND_HOLD,
+	AL_STMT_COMMAND_CONFIRM_HOLD,
+	AL_STMT_COMMAND_RELEASE_HOLD,
+	/* what routers keep on their shards */
+	AL_STMT_PENDING_DECISION,
+	AL_STMT_RECORD_DECISION,
+	AL_STMT_SET_DECISION,
+	AL_STMT_PENDING_DECISIONS,
+	AL_STMT_CLAIM_BATCH,
+	AL_STMT_LOCATE_BATCH,
+	AL_STMT_MARK_BATCH_PLACED,
+	AL_STMT_PENDING_CLAIMS,
+	AL_STMT_PLACED_BATCH,
+	AL_STMT_BATCH_REFERENCES,
 	AL_STMT_COUNT
 } AlStatementId;
 
-extern uint64 AlExecute(AlStatementId id, Datum *values, const char *nulls, long tcount);
-extern Datum AlValue(uint64 row, int column, bool *isnull);
+/*
+ * The rows a statement returned, passed from AlExecute to whoever reads
+ * them, and freed with AlFree.  An empty result holds no table.
+ */
+typedef struct AlResult
+{
+	SPITupleTable *tuptable;
+	uint64		n;
+} AlResult;
+
+extern AlResult AlExecute(AlStatementId id, Datum *values, const char *nulls, long tcount);
+extern Datum AlValue(AlResult result, uint64 row, int column, bool *isnull);
+extern text *AlTextCopy(AlResult result, uint64 row, int column);
+extern void AlFree(AlResult result);
 extern Portal AlOpenCursor(AlStatementId id, Datum *values);
+extern AlResult AlFetch(Portal portal, long count);
+extern void AlCloseCursor(Portal portal);
 
-/* allocate.c */
-extern int64 AlLockProduct(text *sku, bool queue);
-extern int64 AlTakeProduct(text *sku, TimestampTz *now, bool reclaim);
-extern void AlBumpVersion(text *sku, int64 version);
-extern void AlCheckHeldQty(text *orderid, text *sku, int32 held_qty, int32 qty);
-extern text *AlPlaceLine(text *orderid, text *sku, int32 qty, TimestampTz now);
-extern void AlInsertLine(text *orderid, text *sku, int32 qty, text *batchref);
+/* in events.c */
+extern void AlRecordOutOfStock(text *sku);
+extern void AlRecordAllocated(text *orderid, text *sku, int32 qty, text *batchref);
+extern void AlRecordHeld(text *holdid, text *sku, int32 qty, text *batchref,
+						 TimestampTz expires_at);
+extern void AlRecordReleased(text *holdid, text *sku, int32 qty, const char *reason);
+extern void AlNotify(const char *event, Datum payload);
 
-/* holds.c */
-extern TimestampTz AlClock(void);
-extern Datum allocation_clock(PG_FUNCTION_ARGS);
-extern void AlReclaimExpired(text *sku, TimestampTz now);
-extern void AlAdjustBatch(text *batchref, int32 allocated, int32 held, TimestampTz now);
-extern void AlSettleBatch(text *batchref, int32 room, TimestampTz now);
-extern text *AlPlaceHold(text *holdid, text *sku, int32 qty, int64 ttl_usecs,
-						 TimestampTz now);
-extern void AlInsertHold(text *holdid, text *sku, int32 qty, text *batchref,
-						 TimestampTz expires_at, TimestampTz now);
-extern bool AlFindHold(text *holdid, text *sku, int32 qty, TimestampTz now, text **batchref);
-
-/* orders.c */
+/* in product.c */
 typedef struct AlOrderLine
 {
 	text	   *sku;
 	int32		qty;
-	bool		held;			/* already allocated (or held) before this call */
+	bool		held;			/* the order has the line already */
 	int64		version;		/* the product's version, read under its lock */
 	text	   *batchref;		/* the answer: the batch, or NULL */
 } AlOrderLine;
 
+extern int64 AlLockProduct(text *sku, bool queue);
+extern void AlLockProducts(AlOrderLine *lines, int nlines);
+extern void AlLockHold(text *holdid, bool exclusive);
+extern TimestampTz AlClock(void);
+extern Datum allocation_clock(PG_FUNCTION_ARGS);
+extern int64 AlNextVersion(text *sku, int64 version);
+extern void AlBumpVersion(text *sku, int64 version);
 extern int	AlCompareBytes(const text *x, const text *y);
 extern int	AlSortLines(AlOrderLine *lines, int nlines, bool skip_duplicates);
 
-/* read.c */
-extern void AlMaterialize(FunctionCallInfo fcinfo, AlStatementId id, Datum *args);
+/* in stock.c */
+extern void AlCheckLineQty(text *orderid, text *sku, int32 line_qty, int32 qty);
+extern void AlCheckHoldQty(text *holdid, text *sku, int32 held_qty, int32 qty);
+extern bool AlFindLine(text *orderid, text *sku, int32 qty, text **batchref);
+extern text *AlLineBatch(text *orderid, text *sku);
+extern bool AlFindHold(text *holdid, text *sku, int32 qty, int64 ttl_usecs, TimestampTz now,
+					   text **batchref, TimestampTz *expires_at);
+extern text *AlPlaceLine(text *orderid, text *sku, int32 qty, int64 version, TimestampTz now);
+extern text *AlFreeLine(text *orderid, text *sku, int64 version);
+extern text *AlPlaceHold(text *holdid, text *sku, int32 qty, TimestampTz expires_at,
+						 int64 version, TimestampTz now);
+extern void AlInsertLine(text *orderid, text *sku, int32 qty, text *batchref);
+extern void AlInsertHold(text *holdid, text *sku, int32 qty, text *batchref,
+						 TimestampTz expires_at, TimestampTz now);
+extern void AlAdjustBatch(text *batchref, int32 allocated, int32 held, TimestampTz now);
+extern void AlSettleBatch(text *batchref, int32 room, TimestampTz now);
+extern void AlReclaimExpired(text *sku, TimestampTz now);
+extern bool AlShortLines(AlOrderLine *lines, int nlines, int nnew, TimestampTz now);
 
-/* events.c */
-extern void AlRecordAllocated(text *orderid, text *sku, int32 qty, text *batchref);
-extern void AlRecordDeallocated(text *orderid, text *sku, int32 qty);
-extern void AlRecordOutOfStock(text *sku);
-extern void AlRecordHeld(text *holdid, text *sku, int32 qty, text *batchref,
-						 TimestampTz expires_at);
-extern void AlRecordReleased(text *holdid, text *sku, int32 qty, const char *reason);
+/* in holds.c */
+typedef struct AlHoldLine
+{
+	text	   *sku;
+	int32		qty;
+	text	   *batchref;
+	TimestampTz expires_at;
+	text	   *orderid;		/* the order it was confirmed into, or NULL */
+	int64		version;		/* its product's version, read under its lock */
+} AlHoldLine;
+
+extern int	AlLockHoldLines(text *holdid, AlOrderLine *extra, int nextra, AlHoldLine **lines,
+							TimestampTz *now);
+extern bool AlConfirmHold(text *holdid, text *orderid, AlHoldLine *lines, int nlines,
+						  TimestampTz now);
+
+/* in read.c */
+extern void AlMaterialize(FunctionCallInfo fcinfo, AlStatementId id, Datum *args);
 
 #endif							/* ALLOCATION_H */

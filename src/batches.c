@@ -10,7 +10,6 @@
  */
 #include "postgres.h"
 
-#include "executor/spi.h"
 #include "miscadmin.h"
 #include "nodes/pg_list.h"
 #include "utils/builtins.h"
@@ -56,11 +55,9 @@ allocation_add_batch(PG_FUNCTION_ARGS)
 		nulls[3] = 'n';
 
 	AlConnect();
-	AlExecute(AL_STMT_INSERT_PRODUCT, &args[1], NULL, 0);
-	if (AlExecute(AL_STMT_INSERT_BATCH, args, nulls, 0) == 0)
-		ereport(ERROR,
-				errcode(ERRCODE_UNIQUE_VIOLATION),
-				errmsg("batch %s already exists", text_to_cstring(ref)));
+	AlFree(AlExecute(AL_STMT_INSERT_PRODUCT, &args[1], NULL, 0));
+	if (AlExecute(AL_STMT_INSERT_BATCH, args, nulls, 0).n == 0)
+		AlBatchExists(ref);
 	AlFinish();
 
 	PG_RETURN_VOID();
@@ -83,62 +80,55 @@ take_lines_off(text *ref, text *sku, int32 allocated, int32 purchased, Timestamp
 			   List **taken, int32 *held_taken)
 {
 	Datum		args[2] = {PointerGetDatum(ref), TimestampTzGetDatum(now)};
+	AlResult	held = AlExecute(AL_STMT_BATCH_HELD, args, NULL, 1);
 	int64		excess;
 	bool		isnull;
 	Portal		portal;
 
-	AlExecute(AL_STMT_BATCH_HELD, args, NULL, 1);
-	excess = (int64) allocated + DatumGetInt32(AlValue(0, 1, &isnull)) - purchased;
-	SPI_freetuptable(SPI_tuptable);
+	excess = (int64) allocated + DatumGetInt32(AlValue(held, 0, 1, &isnull)) - purchased;
+	AlFree(held);
 	if (excess <= 0)
 		return allocated;
 
 	portal = AlOpenCursor(AL_STMT_RECENT_ON_BATCH, args);
 	while (excess > 0)
 	{
-		SPITupleTable *recent;
-		uint64		nrows;
+		AlResult	recent = AlFetch(portal, TAKE_OFF_FETCH);
 		uint64		row;
 
-		/* Keep the fetched rows: the statements below replace SPI_tuptable. */
-		SPI_cursor_fetch(portal, true, TAKE_OFF_FETCH);
-		recent = SPI_tuptable;
-		nrows = SPI_processed;
-		if (nrows == 0)
-			elog(ERROR, "allocation: batch %s counts " INT64_FORMAT " units more than its lines and holds",
+		if (recent.n == 0)
+			elog(ERROR, "allocation: batch \"%s\" counts " INT64_FORMAT " units more than its lines and holds",
 				 text_to_cstring(ref), excess);
-		for (row = 0; row < nrows && excess > 0; row++)
+		for (row = 0; row < recent.n && excess > 0; row++)
 		{
-			HeapTuple	tuple = recent->vals[row];
 			TakenLine  *line = palloc(sizeof(TakenLine));
 			Datum		keys[2];
 
 			CHECK_FOR_INTERRUPTS();
-			line->is_hold = DatumGetBool(SPI_getbinval(tuple, recent->tupdesc, 1, &isnull));
-			line->key = DatumGetTextPCopy(SPI_getbinval(tuple, recent->tupdesc, 2, &isnull));
-			line->qty = DatumGetInt32(SPI_getbinval(tuple, recent->tupdesc, 3, &isnull));
-			line->expires_at = DatumGetTimestampTz(SPI_getbinval(tuple, recent->tupdesc, 4, &isnull));
+			line->is_hold = DatumGetBool(AlValue(recent, row, 1, &isnull));
+			line->key = AlTextCopy(recent, row, 2);
+			line->qty = DatumGetInt32(AlValue(recent, row, 3, &isnull));
+			line->expires_at = DatumGetTimestampTz(AlValue(recent, row, 4, &isnull));
 
 			keys[0] = PointerGetDatum(line->key);
 			keys[1] = PointerGetDatum(sku);
 			if (line->is_hold)
 			{
-				AlExecute(AL_STMT_DELETE_HOLD, keys, NULL, 0);
+				/* Its fate is recorded when it is placed again. */
+				AlFree(AlExecute(AL_STMT_DELETE_HOLD, keys, NULL, 0));
 				*held_taken += line->qty;
 			}
 			else
 			{
-				AlExecute(AL_STMT_DELETE_LINE, keys, NULL, 0);
-				SPI_freetuptable(SPI_tuptable);
+				AlFree(AlExecute(AL_STMT_DELETE_LINE, keys, NULL, 0));
 				allocated -= line->qty;
-				AlRecordDeallocated(line->key, sku, line->qty);
 			}
 			excess -= line->qty;
 			*taken = lappend(*taken, line);
 		}
-		SPI_freetuptable(recent);
+		AlFree(recent);
 	}
-	SPI_cursor_close(portal);
+	AlCloseCursor(portal);
 	return allocated;
 }
 
@@ -165,7 +155,7 @@ static void
 place_again(text *sku, List *taken, TimestampTz now)
 {
 	Datum		args[2] = {PointerGetDatum(sku), TimestampTzGetDatum(now)};
-	SPITupleTable *read;
+	AlResult	read;
 	Room	   *rooms;
 	int			nrooms;
 	int			i;
@@ -173,18 +163,17 @@ place_again(text *sku, List *taken, TimestampTz now)
 
 	if (taken == NIL)
 		return;
-	nrooms = (int) AlExecute(AL_STMT_BATCH_ROOM, args, NULL, 0);
-	read = SPI_tuptable;
-	rooms = palloc0(Max(nrooms, 1) * sizeof(Room));
+	read = AlExecute(AL_STMT_BATCH_ROOM, args, NULL, 0);
+	nrooms = (int) read.n;
+	rooms = palloc0((nrooms + 1) * sizeof(Room));
 	for (i = 0; i < nrooms; i++)
 	{
 		bool		isnull;
 
-		rooms[i].batchref = DatumGetTextPCopy(SPI_getbinval(read->vals[i], read->tupdesc, 1, &isnull));
-		rooms[i].room = DatumGetInt32(SPI_getbinval(read->vals[i], read->tupdesc, 2, &isnull));
+		rooms[i].batchref = AlTextCopy(read, i, 1);
+		rooms[i].room = DatumGetInt32(AlValue(read, i, 2, &isnull));
 	}
-	if (nrooms > 0)
-		SPI_freetuptable(read);
+	AlFree(read);
 
 	foreach(lc, taken)
 	{
@@ -192,6 +181,7 @@ place_again(text *sku, List *taken, TimestampTz now)
 		Room	   *fit = NULL;
 
 		CHECK_FOR_INTERRUPTS();
+		/* The rule on the rooms read in its order (BATCH_ROOM): the first that fits. */
 		for (i = 0; i < nrooms && fit == NULL; i++)
 		{
 			if (rooms[i].room >= line->qty)
@@ -227,7 +217,7 @@ place_again(text *sku, List *taken, TimestampTz now)
  *
  * Sets the batch's purchased quantity.  When its lines and live holds no
  * longer fit, the most recent of them are taken off until they do, then
- * each is placed again by the usual rule, in the order taken off (to
+ * each is placed again by the rule, in the order taken off (to
  * another batch, back to this one if it fits, or OutOfStock for a line and
  * Released, out_of_stock, for a hold, which keeps its expiry).  The
  * product's version goes up by one.  Raises AL002 for an unknown batch.
@@ -240,11 +230,14 @@ allocation_change_batch_quantity(PG_FUNCTION_ARGS)
 	text	   *ref = AlIdentifierArg(fcinfo, 0, "ref");
 	int32		qty = AlQuantityArg(fcinfo, 1, "qty", 0);
 	Datum		args[1] = {PointerGetDatum(ref)};
+	AlResult	found;
+	AlResult	quantities;
 	bool		isnull;
 	text	   *sku;
 	int64		version;
 	TimestampTz now;
 	int32		allocated;
+	int32		room;
 	int32		held_taken = 0;
 	Datum		set_args[4];
 	List	   *taken = NIL;
@@ -252,25 +245,32 @@ allocation_change_batch_quantity(PG_FUNCTION_ARGS)
 	AlConnect();
 
 	/* A batch never changes sku, so this read needs no lock. */
-	if (AlExecute(AL_STMT_BATCH_SKU, args, NULL, 1) == 0)
+	found = AlExecute(AL_STMT_BATCH_SKU, args, NULL, 1);
+	if (found.n == 0)
 		ereport(ERROR,
 				errcode(ERRCODE_AL_UNKNOWN_BATCH),
-				errmsg("unknown batch %s", text_to_cstring(ref)));
-	sku = DatumGetTextPP(AlValue(0, 1, &isnull));
-	version = AlTakeProduct(sku, &now, true);
+				errmsg("unknown batch \"%s\"", text_to_cstring(ref)));
+	sku = AlTextCopy(found, 0, 1);
+	AlFree(found);
+	version = AlLockProduct(sku, true);
+	now = AlClock();
+	AlReclaimExpired(sku, now);
 
 	/* Read under the lock: this is what we decide on. */
-	AlExecute(AL_STMT_BATCH_QUANTITIES, args, NULL, 1);
-	allocated = DatumGetInt32(AlValue(0, 2, &isnull));
+	quantities = AlExecute(AL_STMT_BATCH_QUANTITIES, args, NULL, 1);
+	allocated = DatumGetInt32(AlValue(quantities, 0, 2, &isnull));
+	AlFree(quantities);
 
 	allocated = take_lines_off(ref, sku, allocated, qty, now, &taken, &held_taken);
 	set_args[0] = PointerGetDatum(ref);
 	set_args[1] = Int32GetDatum(qty);
 	set_args[2] = Int32GetDatum(allocated);
 	set_args[3] = Int32GetDatum(held_taken);
-	AlExecute(AL_STMT_SET_BATCH_QUANTITIES, set_args, NULL, 1);
+	quantities = AlExecute(AL_STMT_SET_BATCH_QUANTITIES, set_args, NULL, 1);
+	room = DatumGetInt32(AlValue(quantities, 0, 1, &isnull));
+	AlFree(quantities);
 	/* What is left may still count expired holds: reclaim what is needed. */
-	AlSettleBatch(ref, DatumGetInt32(AlValue(0, 1, &isnull)), now);
+	AlSettleBatch(ref, room, now);
 
 	place_again(sku, taken, now);
 

@@ -1,9 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * src/orders.c
- *		allocate_order and hold_order: all-or-nothing allocation (or hold)
- *		of a multi-line order, locking its products in one global order so
- *		that orders never deadlock.
+ *		Multi-line orders, all or nothing: allocate_order and hold_order,
+ *		and the three steps a router runs on each shard an order spans
+ *		(order_prepare, order_commit, order_undo).  Every call locks its
+ *		products in one global order, so orders never deadlock.
  *
  * Copyright (c) 2026, The allocation developers.  PostgreSQL Licence (LICENSE).
  *
@@ -12,7 +13,6 @@
 #include "postgres.h"
 
 #include "catalog/pg_type_d.h"
-#include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/array.h"
@@ -23,83 +23,28 @@
 #include "allocation.h"
 
 /*
- * What an order places: order lines (allocate_order) or hold lines
- * (hold_order).  find tells whether the order already has the line, with
- * its batch (raising AL003 for another qty); place puts a new line on the
- * best batch, or records OutOfStock and returns NULL.
+ * What an order call finds and places.  It finds the lines that orderid
+ * has already (order lines), or, without an orderid, the lines of hold
+ * holdid; it places new lines as holds of holdid, or, without a holdid, as
+ * order lines of orderid.  allocate_order: orderid only; hold_order: holdid
+ * only; order_prepare: the order's lines found, the new ones held.
  */
-typedef struct OrderKind
+typedef struct OrderCall
 {
-	bool		(*find) (text *key, text *sku, int32 qty, TimestampTz now, text **batchref);
-	text	   *(*place) (text *key, text *sku, int32 qty, int64 ttl_usecs, TimestampTz now);
-	bool		reclaim;		/* a call on holds: reclaim expired ones (AlTakeProduct) */
-} OrderKind;
+	text	   *orderid;
+	text	   *holdid;
+	int64		ttl_usecs;		/* holds placed expire this long after the clock */
+} OrderCall;
 
 /*
- * AlCompareBytes: the order of two texts byte by byte, shorter first on a
- * common prefix: COLLATE "C", whatever the database's collation.
- */
-int
-AlCompareBytes(const text *x, const text *y)
-{
-	int			xlen = VARSIZE_ANY_EXHDR(x);
-	int			ylen = VARSIZE_ANY_EXHDR(y);
-	int			cmp = memcmp(VARDATA_ANY(x), VARDATA_ANY(y), Min(xlen, ylen));
-
-	if (cmp != 0)
-		return cmp;
-	return (xlen > ylen) - (xlen < ylen);
-}
-
-/*
- * compare_sku_bytes: qsort order of lines by sku in bytes (AlCompareBytes).
- * This is the global lock order: it is the same in every database whatever
- * its collation.
- */
-static int
-compare_sku_bytes(const void *a, const void *b)
-{
-	return AlCompareBytes(((const AlOrderLine *) a)->sku, ((const AlOrderLine *) b)->sku);
-}
-
-/*
- * AlSortLines: sort lines in lock order, in place, and return how many are
- * left.  With skip_duplicates a sku given twice becomes one line (the first
- * one); without, it raises 22023.
- */
-int
-AlSortLines(AlOrderLine *lines, int nlines, bool skip_duplicates)
-{
-	int			n = 0;
-	int			i;
-
-	qsort(lines, nlines, sizeof(AlOrderLine), compare_sku_bytes);
-	for (i = 0; i < nlines; i++)
-	{
-		if (n > 0 && compare_sku_bytes(&lines[n - 1], &lines[i]) == 0)
-		{
-			if (skip_duplicates)
-				continue;
-			ereport(ERROR,
-					errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					errmsg("sku %s appears twice in the order",
-						   text_to_cstring(lines[i].sku)),
-					errhint("An order line is identified by (orderid, sku); add up the quantities."));
-		}
-		lines[n++] = lines[i];
-	}
-	return n;
-}
-
-/*
- * order_lines_args: the skus and qtys arguments (argument 1 and 2) as lines
- * sorted by sku.
+ * order_lines_args: the skus and qtys arguments (argument skus_arg and the
+ * next) as lines sorted in lock order.
  *
  * Raises 22004 when an array is NULL, and 22023 when the arrays differ in
  * length, are empty, hold a NULL, a bad sku or qty, or the same sku twice.
  */
 static AlOrderLine *
-order_lines_args(FunctionCallInfo fcinfo, int *nlines)
+order_lines_args(FunctionCallInfo fcinfo, int skus_arg, int *nlines)
 {
 	Datum	   *skus;
 	Datum	   *qtys;
@@ -110,8 +55,8 @@ order_lines_args(FunctionCallInfo fcinfo, int *nlines)
 	AlOrderLine *lines;
 	int			i;
 
-	AlArrayArg(fcinfo, 1, "skus", TEXTOID, &skus, &sku_nulls, &nskus);
-	AlArrayArg(fcinfo, 2, "qtys", INT4OID, &qtys, &qty_nulls, &nqtys);
+	AlArrayArg(fcinfo, skus_arg, "skus", TEXTOID, &skus, &sku_nulls, &nskus);
+	AlArrayArg(fcinfo, skus_arg + 1, "qtys", INT4OID, &qtys, &qty_nulls, &nqtys);
 	if (nskus != nqtys)
 		ereport(ERROR,
 				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -125,10 +70,14 @@ order_lines_args(FunctionCallInfo fcinfo, int *nlines)
 	lines = palloc0(nskus * sizeof(AlOrderLine));
 	for (i = 0; i < nskus; i++)
 	{
-		if (sku_nulls[i] || qty_nulls[i])
+		if (sku_nulls[i])
 			ereport(ERROR,
 					errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					errmsg("%s must not contain NULL", sku_nulls[i] ? "skus" : "qtys"));
+					errmsg("skus must not contain NULL"));
+		if (qty_nulls[i])
+			ereport(ERROR,
+					errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					errmsg("qtys must not contain NULL"));
 		lines[i].sku = DatumGetTextPP(skus[i]);
 		lines[i].qty = DatumGetInt32(qtys[i]);
 		AlCheckIdentifier(lines[i].sku, "sku");
@@ -139,186 +88,121 @@ order_lines_args(FunctionCallInfo fcinfo, int *nlines)
 }
 
 /*
- * find_existing_lines: mark the lines the order already has, with their
- * batch (find raises AL003 for one with another qty).  Returns how many
- * lines are new.  The caller holds every product's lock.
+ * place_lines: place every new line of an order whose products are locked,
+ * by the rule of allocate, or none.
+ *
+ * Marks the lines the order has already (held, with their batch: AL003
+ * for another qty).  When a new line fits nowhere at clock now, records
+ * OutOfStock for each short sku, places none of the new lines and leaves
+ * them with a NULL batchref; otherwise places each.
  */
-static int
-find_existing_lines(const OrderKind *kind, text *key, AlOrderLine *lines, int nlines,
-					TimestampTz now)
+static void
+place_lines(const OrderCall *call, AlOrderLine *lines, int nlines, TimestampTz now)
 {
+	TimestampTz expires_at = now + call->ttl_usecs;
 	int			nnew = 0;
 	int			i;
 
 	for (i = 0; i < nlines; i++)
 	{
-		lines[i].held = kind->find(key, lines[i].sku, lines[i].qty, now, &lines[i].batchref);
+		CHECK_FOR_INTERRUPTS();
+		if (call->orderid != NULL)
+			lines[i].held = AlFindLine(call->orderid, lines[i].sku, lines[i].qty, &lines[i].batchref);
+		else
+			lines[i].held = AlFindHold(call->holdid, lines[i].sku, lines[i].qty, call->ttl_usecs,
+									   now, &lines[i].batchref, &expires_at);
 		if (!lines[i].held)
 			nnew++;
 	}
-	return nnew;
-}
-
-/*
- * record_short_lines: record OutOfStock for every new line no batch can
- * take at clock now.  Returns true when there was any.  The caller holds
- * the locks.
- */
-static bool
-record_short_lines(AlOrderLine *lines, int nlines, int nnew, TimestampTz now)
-{
-	Datum	   *skus = palloc(nnew * sizeof(Datum));
-	Datum	   *qtys = palloc(nnew * sizeof(Datum));
-	Datum		args[3];
-	uint64		nshort;
-	uint64		row;
-	int			n = 0;
-	int			i;
+	if (nnew == 0 || AlShortLines(lines, nlines, nnew, now))
+		return;
 
 	for (i = 0; i < nlines; i++)
 	{
 		if (lines[i].held)
 			continue;
-		skus[n] = PointerGetDatum(lines[i].sku);
-		qtys[n] = Int32GetDatum(lines[i].qty);
-		n++;
+		CHECK_FOR_INTERRUPTS();
+		if (call->holdid != NULL)
+			lines[i].batchref = AlPlaceHold(call->holdid, lines[i].sku, lines[i].qty, expires_at,
+											lines[i].version, now);
+		else
+			lines[i].batchref = AlPlaceLine(call->orderid, lines[i].sku, lines[i].qty,
+											lines[i].version, now);
+		if (lines[i].batchref == NULL)
+			elog(ERROR, "allocation: line \"%s\" of a checked order did not fit",
+				 text_to_cstring(lines[i].sku));
 	}
-	args[0] = PointerGetDatum(construct_array(skus, n, TEXTOID, -1, false, TYPALIGN_INT));
-	args[1] = PointerGetDatum(construct_array(qtys, n, INT4OID, sizeof(int32), true, TYPALIGN_INT));
-	args[2] = TimestampTzGetDatum(now);
-
-	/* Recording an event replaces SPI's result, so collect the skus first. */
-	nshort = AlExecute(AL_STMT_SHORT_LINES, args, NULL, 0);
-	for (row = 0; row < nshort; row++)
-	{
-		bool		isnull;
-
-		skus[row] = AlValue(row, 1, &isnull);
-	}
-	for (row = 0; row < nshort; row++)
-		AlRecordOutOfStock(DatumGetTextPP(skus[row]));
-	return nshort > 0;
 }
 
 /*
- * place_order: the body of allocate_order and hold_order.
- *
- * Places every new line of the order (key) by the rule of allocate, or none:
- * when a line fits nowhere, records OutOfStock for each short sku, places
- * none of the new lines and returns them with a NULL batchref.  Lines the
- * order already has with the same qty keep their batch, and are returned
- * with it either way.  Rows come in byte order of sku.  Holds placed expire
- * ttl_usecs after the clock (or with the hold they join).
- *
- * Locks the order's products, and only those, in byte order of sku: two
- * orders over the same skus wait for each other but never deadlock.
+ * return_lines: the lines as the rows (sku, batchref) of the calling
+ * set-returning function, plus "existing" (the order had the line) when it
+ * has a third column.  The tuplestore copies each row before SPI's memory
+ * goes.
  */
 static void
-place_order(FunctionCallInfo fcinfo, const OrderKind *kind, text *key, int64 ttl_usecs)
+return_lines(FunctionCallInfo fcinfo, AlOrderLine *lines, int nlines)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	AlOrderLine *lines;
-	int			nlines;
-	int			nnew;
-	TimestampTz now;
 	int			i;
 
-	lines = order_lines_args(fcinfo, &nlines);
-	InitMaterializedSRF(fcinfo, 0);
-
-	AlConnect();
 	for (i = 0; i < nlines; i++)
 	{
-		CHECK_FOR_INTERRUPTS();
-		lines[i].version = AlLockProduct(lines[i].sku, nlines == 1);
-	}
-	now = AlClock();
-	for (i = 0; i < nlines && kind->reclaim; i++)
-		AlReclaimExpired(lines[i].sku, now);
-
-	nnew = find_existing_lines(kind, key, lines, nlines, now);
-	if (nnew > 0 && record_short_lines(lines, nlines, nnew, now))
-	{
-		/* Nothing new is placed; lines the order had keep their batch. */
-		for (i = 0; i < nlines; i++)
-		{
-			if (!lines[i].held)
-				lines[i].batchref = NULL;
-		}
-	}
-	else
-	{
-		for (i = 0; i < nlines; i++)
-		{
-			if (lines[i].held)
-				continue;
-			CHECK_FOR_INTERRUPTS();
-			lines[i].batchref = kind->place(key, lines[i].sku, lines[i].qty, ttl_usecs, now);
-			if (lines[i].batchref == NULL)
-				elog(ERROR, "allocation: line %s of a checked order did not fit",
-					 text_to_cstring(lines[i].sku));
-			AlBumpVersion(lines[i].sku, lines[i].version);
-		}
-	}
-
-	/* The tuplestore copies each row before SPI's memory goes. */
-	for (i = 0; i < nlines; i++)
-	{
-		Datum		values[2] = {PointerGetDatum(lines[i].sku),
-		PointerGetDatum(lines[i].batchref)};
-		bool		nulls[2] = {false, lines[i].batchref == NULL};
+		Datum		values[3] = {PointerGetDatum(lines[i].sku), PointerGetDatum(lines[i].batchref),
+		BoolGetDatum(lines[i].held)};
+		bool		nulls[3] = {false, lines[i].batchref == NULL, false};
 
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
-	AlFinish();
 }
 
 /*
- * find_order_line: whether the order line (orderid, sku) is allocated, and
- * where; AL003 when it is, with another qty.
+ * place_order: the body of allocate_order, hold_order and order_prepare
+ * (see OrderCall): lock the order's products in lock order, and only
+ * those (a single product queues first), read the clock, reclaim expired
+ * holds when placing holds, then place_lines.  Rows come in byte order of
+ * sku.
  */
-static bool
-find_order_line(text *orderid, text *sku, int32 qty, TimestampTz now, text **batchref)
+static void
+place_order(FunctionCallInfo fcinfo, const OrderCall *call, int skus_arg)
 {
-	Datum		args[2] = {PointerGetDatum(orderid), PointerGetDatum(sku)};
-	bool		isnull;
+	AlOrderLine *lines;
+	int			nlines;
+	TimestampTz now;
+	int			i;
 
-	(void) now;
-	if (AlExecute(AL_STMT_FIND_LINE, args, NULL, 1) == 0)
-		return false;
-	AlCheckHeldQty(orderid, sku, DatumGetInt32(AlValue(0, 2, &isnull)), qty);
-	/* A copy, so that an order keeps no result per line. */
-	*batchref = DatumGetTextPCopy(AlValue(0, 1, &isnull));
-	SPI_freetuptable(SPI_tuptable);
-	return true;
+	lines = order_lines_args(fcinfo, skus_arg, &nlines);
+	InitMaterializedSRF(fcinfo, 0);
+
+	AlConnect();
+	if (call->holdid != NULL)
+		AlLockHold(call->holdid, false);
+	AlLockProducts(lines, nlines);
+	now = AlClock();
+	for (i = 0; i < nlines && call->holdid != NULL; i++)
+		AlReclaimExpired(lines[i].sku, now);
+	place_lines(call, lines, nlines, now);
+	return_lines(fcinfo, lines, nlines);
+	AlFinish();
 }
-
-/* place_order_line: AlPlaceLine, for an order (lines do not expire). */
-static text *
-place_order_line(text *orderid, text *sku, int32 qty, int64 ttl_usecs, TimestampTz now)
-{
-	(void) ttl_usecs;
-	return AlPlaceLine(orderid, sku, qty, now);
-}
-
-static const OrderKind order_lines = {find_order_line, place_order_line, false};
-static const OrderKind hold_lines = {AlFindHold, AlPlaceHold, true};
 
 /*
  * allocation.allocate_order(orderid text, skus text[], qtys integer[])
  * RETURNS TABLE (sku text, batchref text)
  *
- * Allocates every line of the order by the rule of allocate, or none (see
- * place_order).  Raises AL001 for an unknown sku and AL003 for a line
+ * Allocates every line of the order by the rule of allocate, or none: when
+ * a line fits nowhere, OutOfStock for each short sku and the new lines come
+ * back with a NULL batchref.  Lines the order already has with the same qty
+ * keep their batch.  Raises AL001 for an unknown sku and AL003 for a line
  * allocated with another qty, changing nothing.
  */
 PG_FUNCTION_INFO_V1(allocation_allocate_order);
 Datum
 allocation_allocate_order(PG_FUNCTION_ARGS)
 {
-	text	   *orderid = AlIdentifierArg(fcinfo, 0, "orderid");
+	OrderCall	call = {AlIdentifierArg(fcinfo, 0, "orderid"), NULL, 0};
 
-	place_order(fcinfo, &order_lines, orderid, 0);
+	place_order(fcinfo, &call, 1);
 	return (Datum) 0;
 }
 
@@ -326,17 +210,141 @@ allocation_allocate_order(PG_FUNCTION_ARGS)
  * allocation.hold_order(holdid text, skus text[], qtys integer[], ttl interval)
  * RETURNS TABLE (sku text, batchref text)
  *
- * Holds every line of the order until ttl from now, or none (see
- * place_order): the multi-line form of hold, with the lock order and errors
- * of allocate_order.
+ * Holds every line of the order until ttl from now, or none: the
+ * multi-line form of hold, with the lock order and errors of
+ * allocate_order.
  */
 PG_FUNCTION_INFO_V1(allocation_hold_order);
 Datum
 allocation_hold_order(PG_FUNCTION_ARGS)
 {
-	text	   *holdid = AlIdentifierArg(fcinfo, 0, "holdid");
-	int64		ttl_usecs = AlTtlArg(fcinfo, 3, "ttl");
+	OrderCall	call = {NULL, AlIdentifierArg(fcinfo, 0, "holdid"), AlTtlArg(fcinfo, 3, "ttl")};
 
-	place_order(fcinfo, &hold_lines, holdid, ttl_usecs);
+	place_order(fcinfo, &call, 1);
 	return (Datum) 0;
+}
+
+/*
+ * allocation.order_prepare(orderid text, holdid text, skus text[],
+ *                          qtys integer[], ttl interval)
+ * RETURNS TABLE (sku text, batchref text, existing boolean)
+ *
+ * A router's first step on each shard an order spans: the lines the order
+ * has already keep their batch (existing; AL003 for another qty), and the
+ * new ones are held under holdid until ttl from now, all or none (NULL
+ * batchrefs and OutOfStock when one fits nowhere).
+ */
+PG_FUNCTION_INFO_V1(allocation_order_prepare);
+Datum
+allocation_order_prepare(PG_FUNCTION_ARGS)
+{
+	OrderCall	call = {AlIdentifierArg(fcinfo, 0, "orderid"), AlIdentifierArg(fcinfo, 1, "holdid"),
+	AlTtlArg(fcinfo, 4, "ttl")};
+
+	place_order(fcinfo, &call, 2);
+	return (Datum) 0;
+}
+
+/*
+ * allocation.order_commit(orderid text, holdid text, skus text[], qtys integer[])
+ * RETURNS TABLE (sku text, batchref text)
+ *
+ * A router's step on each shard of an order it decided: the lines held
+ * under holdid become lines of orderid (confirm_hold).  Where the hold
+ * expired (or was reclaimed) before that, its rows go (Released, expired)
+ * and the lines are allocated afresh by the rule of allocate_order, all or
+ * none.  Done already, it changes nothing.  Returns each line's batch now,
+ * NULL where the order has none; AL004 when the hold was confirmed for
+ * another order.  Locks the hold exclusively, then the products of its
+ * lines and of skus, in lock order.
+ */
+PG_FUNCTION_INFO_V1(allocation_order_commit);
+Datum
+allocation_order_commit(PG_FUNCTION_ARGS)
+{
+	text	   *orderid = AlIdentifierArg(fcinfo, 0, "orderid");
+	text	   *holdid = AlIdentifierArg(fcinfo, 1, "holdid");
+	OrderCall	call = {orderid, NULL, 0};
+	AlOrderLine *lines;
+	AlHoldLine *held;
+	TimestampTz now;
+	bool		live = false;
+	bool		confirmed = false;
+	int			nlines;
+	int			nheld;
+	int			i;
+
+	lines = order_lines_args(fcinfo, 2, &nlines);
+	InitMaterializedSRF(fcinfo, 0);
+
+	AlConnect();
+	nheld = AlLockHoldLines(holdid, lines, nlines, &held, &now);
+	for (i = 0; i < nheld; i++)
+	{
+		live |= held[i].orderid == NULL && held[i].expires_at > now;
+		confirmed |= held[i].orderid != NULL && held[i].expires_at > now;
+	}
+	if (live || confirmed)
+		AlConfirmHold(holdid, orderid, held, nheld, now);
+	else
+	{
+		for (i = 0; i < nheld; i++)
+		{
+			Datum		args[4] = {PointerGetDatum(holdid), PointerGetDatum(held[i].sku),
+			TimestampTzGetDatum(now), Int64GetDatum(held[i].version)};
+
+			AlFree(AlExecute(AL_STMT_RELEASE_HOLD_LINE, args, NULL, 0));
+		}
+		place_lines(&call, lines, nlines, now);
+	}
+	for (i = 0; i < nlines; i++)
+		lines[i].batchref = AlLineBatch(orderid, lines[i].sku);
+	return_lines(fcinfo, lines, nlines);
+	AlFinish();
+	return (Datum) 0;
+}
+
+/*
+ * allocation.order_undo(orderid text, skus text[]) RETURNS integer
+ *
+ * A router's step on each shard of an order it could not finish: frees the
+ * order's lines of skus (Deallocated each) and returns how many it freed.
+ * Locks the products in lock order.
+ */
+PG_FUNCTION_INFO_V1(allocation_order_undo);
+Datum
+allocation_order_undo(PG_FUNCTION_ARGS)
+{
+	text	   *orderid = AlIdentifierArg(fcinfo, 0, "orderid");
+	Datum	   *skus;
+	bool	   *nulls;
+	int			nskus;
+	AlOrderLine *lines;
+	int			nlines;
+	int			freed = 0;
+	int			i;
+
+	AlArrayArg(fcinfo, 1, "skus", TEXTOID, &skus, &nulls, &nskus);
+	lines = palloc0((nskus + 1) * sizeof(AlOrderLine));
+	for (i = 0; i < nskus; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					errmsg("skus must not contain NULL"));
+		lines[i].sku = DatumGetTextPP(skus[i]);
+		AlCheckIdentifier(lines[i].sku, "sku");
+	}
+	nlines = AlSortLines(lines, nskus, true);
+
+	AlConnect();
+	AlLockProducts(lines, nlines);
+	for (i = 0; i < nlines; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (AlFreeLine(orderid, lines[i].sku, lines[i].version) != NULL)
+			freed++;
+	}
+	AlFinish();
+	PG_RETURN_INT32(freed);
 }

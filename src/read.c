@@ -1,9 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * src/read.c
- *		The read side: allocations(orderid) and check(), as materialised
- *		set-returning functions.  Both read under the caller's snapshot and
- *		take no locks.
+ *		The read side: allocations(orderid), check() and hold_lines(holdid),
+ *		as materialised set-returning functions.  All read under the
+ *		caller's snapshot and take no locks.
  *
  * Copyright (c) 2026, The allocation developers.  PostgreSQL Licence (LICENSE).
  *
@@ -11,7 +11,6 @@
  */
 #include "postgres.h"
 
-#include "executor/spi.h"
 #include "funcapi.h"
 #include "utils/tuplestore.h"
 
@@ -24,29 +23,31 @@
 void
 AlMaterialize(FunctionCallInfo fcinfo, AlStatementId id, Datum *args)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	ReturnSetInfo *rsinfo;
 	int			ncolumns;
-	uint64		nrows;
+	AlResult	read;
+	Datum	   *values;
+	bool	   *nulls;
 	uint64		row;
 
 	/* The tuplestore is made in the query's memory, before SPI's. */
 	InitMaterializedSRF(fcinfo, 0);
+	rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	ncolumns = rsinfo->setDesc->natts;
+	values = palloc(ncolumns * sizeof(Datum));
+	nulls = palloc(ncolumns * sizeof(bool));
 
 	AlConnect();
-	nrows = AlExecute(id, args, NULL, 0);
-	for (row = 0; row < nrows; row++)
+	read = AlExecute(id, args, NULL, 0);
+	for (row = 0; row < read.n; row++)
 	{
-		Datum	   *values = palloc(ncolumns * sizeof(Datum));
-		bool	   *nulls = palloc(ncolumns * sizeof(bool));
 		int			column;
 
 		for (column = 0; column < ncolumns; column++)
-			values[column] = AlValue(row, column + 1, &nulls[column]);
+			values[column] = AlValue(read, row, column + 1, &nulls[column]);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-		pfree(values);
-		pfree(nulls);
 	}
+	AlFree(read);
 	AlFinish();
 }
 
@@ -79,5 +80,24 @@ allocation_check(PG_FUNCTION_ARGS)
 	Datum		args[1] = {DirectFunctionCall1(allocation_clock, (Datum) 0)};
 
 	AlMaterialize(fcinfo, AL_STMT_CHECK, args);
+	return (Datum) 0;
+}
+
+/*
+ * allocation.hold_lines(holdid text)
+ * RETURNS TABLE (sku text, qty integer, batchref text, expires_at timestamptz,
+ *                orderid text)
+ *
+ * The lines of a hold by sku, live, expired or confirmed (orderid), for a
+ * router that must learn which shards a hold spans.
+ */
+PG_FUNCTION_INFO_V1(allocation_hold_lines);
+Datum
+allocation_hold_lines(PG_FUNCTION_ARGS)
+{
+	text	   *holdid = AlIdentifierArg(fcinfo, 0, "holdid");
+	Datum		args[1] = {PointerGetDatum(holdid)};
+
+	AlMaterialize(fcinfo, AL_STMT_HOLD_LINES, args);
 	return (Datum) 0;
 }

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * src/retention.c
- *		prune_events: keeping the outbox from growing forever.
+ *		prune_events and prune_inbox: keeping the outbox and the inbox from
+ *		growing forever.
  *
  * The stream reads events from the WAL, not from the table, so a row can
  * go once it is older than any consumer's lag.  check() compares each order
@@ -14,11 +15,48 @@
  */
 #include "postgres.h"
 
-#include "executor/spi.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
 #include "allocation.h"
+
+/*
+ * age_arg: the older_than argument (22004 for NULL, 22023 when negative).
+ */
+static Interval *
+age_arg(FunctionCallInfo fcinfo)
+{
+	Interval   *older_than;
+	Interval	zero = {0};
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				errmsg("older_than must not be null"));
+	older_than = PG_GETARG_INTERVAL_P(0);
+	if (DatumGetBool(DirectFunctionCall2(interval_lt, IntervalPGetDatum(older_than),
+										 IntervalPGetDatum(&zero))))
+		ereport(ERROR,
+				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				errmsg("older_than must not be negative"));
+	return older_than;
+}
+
+/*
+ * prune: delete with a retention statement, return how many rows went.
+ */
+static int64
+prune(AlStatementId id, Interval *older_than)
+{
+	Datum		args[1] = {IntervalPGetDatum(older_than)};
+	AlResult	pruned;
+
+	AlConnect();
+	pruned = AlExecute(id, args, NULL, 0);
+	AlFree(pruned);
+	AlFinish();
+	return (int64) pruned.n;
+}
 
 /*
  * allocation.prune_events(older_than interval) RETURNS bigint
@@ -33,26 +71,21 @@ PG_FUNCTION_INFO_V1(allocation_prune_events);
 Datum
 allocation_prune_events(PG_FUNCTION_ARGS)
 {
-	Interval   *older_than;
-	Interval	zero = {0};
-	Datum		args[1];
-	uint64		pruned;
+	PG_RETURN_INT64(prune(AL_STMT_PRUNE_EVENTS, age_arg(fcinfo)));
+}
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				errmsg("older_than must not be null"));
-	older_than = PG_GETARG_INTERVAL_P(0);
-	if (DatumGetBool(DirectFunctionCall2(interval_lt, IntervalPGetDatum(older_than),
-										 IntervalPGetDatum(&zero))))
-		ereport(ERROR,
-				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				errmsg("older_than must not be negative"));
-
-	args[0] = IntervalPGetDatum(older_than);
-	AlConnect();
-	pruned = AlExecute(AL_STMT_PRUNE_EVENTS, args, NULL, 0);
-	AlFinish();
-
-	PG_RETURN_INT64((int64) pruned);
+/*
+ * allocation.prune_inbox(older_than interval) RETURNS bigint
+ *
+ * Deletes the inbox's record of the commands applied longer than
+ * older_than ago and returns how many went.  A command entry is redelivered
+ * only until its result is in the results stream, so its record is needed
+ * for minutes at most; keep it longer than any consumer may stay down.
+ * Raises 22004 for NULL and 22023 for a negative age.
+ */
+PG_FUNCTION_INFO_V1(allocation_prune_inbox);
+Datum
+allocation_prune_inbox(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64(prune(AL_STMT_PRUNE_INBOX, age_arg(fcinfo)));
 }

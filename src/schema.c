@@ -15,6 +15,8 @@
  */
 #include "postgres.h"
 
+#include <string.h>
+
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
@@ -26,21 +28,26 @@
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
 #include "utils/syscache.h"
 
 #include "allocation.h"
 
 /*
- * The extension's schema and owner, as pg_extension says; read again
- * whenever schema "allocation" does not match them (after DROP and CREATE
- * EXTENSION, say).
+ * The extension's schema, owner and version, as pg_extension says; read
+ * again whenever schema "allocation" does not match them (after DROP and
+ * CREATE EXTENSION, say) or the version was not the library's (until ALTER
+ * EXTENSION UPDATE).
  */
 static Oid	extension_schema = InvalidOid;
 static Oid	extension_owner = InvalidOid;
+static char *extension_version = NULL;
+static bool version_ok = false;
 
 /*
- * read_extension: fill extension_schema and extension_owner from
- * pg_extension.
+ * read_extension: fill extension_schema, extension_owner and
+ * extension_version from pg_extension.
  */
 static void
 read_extension(void)
@@ -49,6 +56,8 @@ read_extension(void)
 	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple	tuple;
+	Datum		version;
+	bool		isnull;
 
 	rel = table_open(ExtensionRelationId, AccessShareLock);
 	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber, F_NAMEEQ,
@@ -59,6 +68,12 @@ read_extension(void)
 		elog(ERROR, "allocation: extension allocation is not installed in this database");
 	extension_schema = ((Form_pg_extension) GETSTRUCT(tuple))->extnamespace;
 	extension_owner = ((Form_pg_extension) GETSTRUCT(tuple))->extowner;
+	version = heap_getattr(tuple, Anum_pg_extension_extversion, RelationGetDescr(rel), &isnull);
+	if (extension_version != NULL)
+		pfree(extension_version);
+	extension_version = MemoryContextStrdup(TopMemoryContext,
+											isnull ? "" : TextDatumGetCString(version));
+	version_ok = strcmp(extension_version, AL_LIBRARY_VERSION) == 0;
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
 }
@@ -80,19 +95,18 @@ schema_owner(Oid schema)
 }
 
 /*
- * check_objects: the library's statements use the objects of the newest
+ * check_version: the library's statements use the objects of its own
  * version; a database still at an older one gets a clear error (55000)
  * until ALTER EXTENSION allocation UPDATE, rather than a missing relation.
- * allocation.holds, new in 1.2, stands for them: one syscache lookup.
  */
 static void
-check_objects(Oid schema)
+check_version(void)
 {
-	if (!OidIsValid(get_relname_relid("holds", schema)))
+	if (!version_ok)
 		ereport(ERROR,
 				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				errmsg("extension allocation is installed at an older version than its library"),
-				errdetail("The library installed on the server is version %s.", AL_LIBRARY_VERSION),
+				errmsg("extension allocation is installed at version %s, its library is version %s",
+					   extension_version, AL_LIBRARY_VERSION),
 				errhint("Run ALTER EXTENSION allocation UPDATE in this database."));
 }
 
@@ -108,11 +122,8 @@ AlCheckSchema(void)
 {
 	Oid			schema = get_namespace_oid("allocation", true);
 
-	if (schema == extension_schema && schema_owner(schema) == extension_owner)
-	{
-		check_objects(schema);
+	if (version_ok && schema == extension_schema && schema_owner(schema) == extension_owner)
 		return;
-	}
 	read_extension();
 	if (schema != extension_schema)
 		ereport(ERROR,
@@ -129,5 +140,5 @@ AlCheckSchema(void)
 					   GetUserNameFromId(extension_owner, false)),
 				errhint("Check the schema for objects you did not create, then run ALTER SCHEMA allocation OWNER TO %s.",
 						quote_identifier(GetUserNameFromId(extension_owner, false))));
-	check_objects(schema);
+	check_version();
 }

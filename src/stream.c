@@ -18,8 +18,6 @@
 #include "postgres.h"
 
 #include "access/xlog.h"
-#include "catalog/pg_type_d.h"
-#include "executor/spi.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 
@@ -49,6 +47,23 @@ slot_arg(FunctionCallInfo fcinfo)
 }
 
 /*
+ * check_ours: a slot found (AL_STMT_SLOT) must be one stream_setup could
+ * have made: a logical pgoutput slot of this database; else 55000.
+ */
+static void
+check_ours(AlResult found, Name slot)
+{
+	bool		isnull;
+
+	if (!DatumGetBool(AlValue(found, 0, 1, &isnull)))
+		ereport(ERROR,
+				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				errmsg("replication slot \"%s\" exists but is not a pgoutput slot of this database",
+					   NameStr(*slot)),
+				errhint("Choose another slot name, or drop that slot."));
+}
+
+/*
  * allocation.stream_setup(slot name DEFAULT 'allocation_events') RETURNS void
  *
  * Creates what a relay needs, when missing: the logical replication slot
@@ -66,7 +81,7 @@ allocation_stream_setup(PG_FUNCTION_ARGS)
 {
 	Name		slot = slot_arg(fcinfo);
 	Datum		args[1] = {NameGetDatum(slot)};
-	bool		isnull;
+	AlResult	found;
 
 	if (!XLogLogicalInfoActive())
 		ereport(ERROR,
@@ -76,23 +91,28 @@ allocation_stream_setup(PG_FUNCTION_ARGS)
 				errhint("Set wal_level = logical in postgresql.conf and restart the server."));
 
 	AlConnect();
-	if (AlExecute(AL_STMT_SLOT, args, NULL, 1) == 0)
-		AlExecute(AL_STMT_CREATE_SLOT, args, NULL, 0);
-	else if (!DatumGetBool(AlValue(0, 1, &isnull)))
-		ereport(ERROR,
-				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				errmsg("replication slot \"%s\" exists but is not a pgoutput slot of this database",
-					   NameStr(*slot)),
-				errhint("Choose another slot name, or drop that slot."));
+	found = AlExecute(AL_STMT_SLOT, args, NULL, 1);
+	if (found.n == 0)
+		AlFree(AlExecute(AL_STMT_CREATE_SLOT, args, NULL, 0));
+	else
+		check_ours(found, slot);
+	AlFree(found);
 
-	if (AlExecute(AL_STMT_PUBLICATION, NULL, NULL, 1) == 0)
-		AlExecute(AL_STMT_CREATE_PUBLICATION, NULL, NULL, 0);
-	else if (!DatumGetBool(AlValue(0, 1, &isnull)))
-		ereport(ERROR,
-				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				errmsg("publication \"%s\" exists but does not publish the inserts into allocation.events",
-					   AL_PUBLICATION),
-				errhint("Drop that publication, then run allocation.stream_setup() again."));
+	found = AlExecute(AL_STMT_PUBLICATION, NULL, NULL, 1);
+	if (found.n == 0)
+		AlFree(AlExecute(AL_STMT_CREATE_PUBLICATION, NULL, NULL, 0));
+	else
+	{
+		bool		isnull;
+
+		if (!DatumGetBool(AlValue(found, 0, 1, &isnull)))
+			ereport(ERROR,
+					errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					errmsg("publication \"%s\" exists but does not publish the inserts into allocation.events",
+						   AL_PUBLICATION),
+					errhint("Drop that publication, then run allocation.stream_setup() again."));
+	}
+	AlFree(found);
 	AlFinish();
 
 	PG_RETURN_VOID();
@@ -103,7 +123,9 @@ allocation_stream_setup(PG_FUNCTION_ARGS)
  *
  * Drops the slot if it exists (55006 while a relay is connected to it),
  * then the publication, unless another pgoutput slot of this database is
- * left that may read it.  Calling it again changes nothing.
+ * left that may read it.  Refuses (55000, changing nothing) a slot that
+ * stream_setup would not have made: a physical slot, or a logical one of
+ * another database or plugin.  Calling it again changes nothing.
  */
 PG_FUNCTION_INFO_V1(allocation_stream_teardown);
 Datum
@@ -111,15 +133,27 @@ allocation_stream_teardown(PG_FUNCTION_ARGS)
 {
 	Name		slot = slot_arg(fcinfo);
 	Datum		args[1] = {NameGetDatum(slot)};
+	AlResult	found;
 	bool		isnull;
 
 	AlConnect();
-	if (AlExecute(AL_STMT_SLOT, args, NULL, 1) > 0)
-		AlExecute(AL_STMT_DROP_SLOT, args, NULL, 0);
-	AlExecute(AL_STMT_OTHER_STREAM_SLOTS, args, NULL, 1);
-	if (DatumGetInt64(AlValue(0, 1, &isnull)) == 0 &&
-		AlExecute(AL_STMT_PUBLICATION, NULL, NULL, 1) > 0)
-		AlExecute(AL_STMT_DROP_PUBLICATION, NULL, NULL, 0);
+	found = AlExecute(AL_STMT_SLOT, args, NULL, 1);
+	if (found.n > 0)
+	{
+		check_ours(found, slot);
+		AlFree(AlExecute(AL_STMT_DROP_SLOT, args, NULL, 0));
+	}
+	AlFree(found);
+	found = AlExecute(AL_STMT_OTHER_STREAM_SLOTS, args, NULL, 1);
+	if (DatumGetInt64(AlValue(found, 0, 1, &isnull)) == 0)
+	{
+		AlResult	publication = AlExecute(AL_STMT_PUBLICATION, NULL, NULL, 1);
+
+		if (publication.n > 0)
+			AlFree(AlExecute(AL_STMT_DROP_PUBLICATION, NULL, NULL, 0));
+		AlFree(publication);
+	}
+	AlFree(found);
 	AlFinish();
 
 	PG_RETURN_VOID();

@@ -83,7 +83,7 @@ def test_existing_batch_reference_is_409(client, random_suffix):
     post_to_add_batch(client, ref, sku, 5, None)
     response = client.post("/add_batch", json={"ref": ref, "sku": sku, "qty": 5, "eta": None})
     assert response.status_code == 409
-    assert response.get_json() == {"message": "batch %s already exists" % ref}
+    assert response.get_json() == {"message": "batch \"%s\" already exists" % ref}
 
 
 def test_malformed_json_is_400(client):

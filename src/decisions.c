@@ -1,0 +1,300 @@
+/*-------------------------------------------------------------------------
+ *
+ * src/decisions.c
+ *		The decision log of orders that span shards, kept on a shard for
+ *		the routers (allocation_router), and the order lock that keeps two
+ *		routers off one order.
+ *
+ * A router places an order over several shards in steps, each a call that
+ * commits on its own: hold every line (state "holding"), record the
+ * decision ("decided"), confirm every hold, record the end ("done"; or
+ * "released" or "undone" when it cannot).  The log lives on the shard that
+ * hashtext(orderid) picks, so any router, or a new one, finds and finishes
+ * what another left.  Each change of state is conditional on the state it
+ * leaves, under the row's lock.
+ *
+ * The order lock is a session-level "userlock" (a lock type no SQL
+ * function takes: no role can block an order with an advisory lock) held
+ * by the router's connection to this shard from decision_begin until
+ * decision_set(..., unlock) or decision_unlock, across the router's calls.
+ * A router that dies closes that connection, and the lock goes with it:
+ * recover() on any router then finds the order free.  A connection holds
+ * at most one order lock: taking one gives back any it still held (a call
+ * that failed before unlocking).  So the router's connections to shards
+ * must keep their session (no transaction-pooling PgBouncer between).
+ *
+ * Copyright (c) 2026, The allocation developers.  PostgreSQL Licence (LICENSE).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <string.h>
+
+#include "catalog/pg_type_d.h"
+#include "common/hashfn.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "storage/lock.h"
+#include "storage/lockdefs.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/tuplestore.h"
+
+#include "allocation.h"
+
+/* locktag_field4 of the order locks ("AO"); seed of their hash. */
+#define AL_LOCK_ORDER 0x414F
+#define AL_ORDER_HASH_SEED UINT64CONST(0x6f72646572736c6b)
+
+/* The order lock this session holds, if any. */
+static LOCKTAG held_order;
+static bool holding_order = false;
+
+/*
+ * order_tag: the lock tag of an order's lock.
+ */
+static void
+order_tag(LOCKTAG *tag, text *orderid)
+{
+	uint64		hash = hash_bytes_extended((const unsigned char *) VARDATA_ANY(orderid),
+										   VARSIZE_ANY_EXHDR(orderid), AL_ORDER_HASH_SEED);
+
+	tag->locktag_field1 = MyDatabaseId;
+	tag->locktag_field2 = (uint32) (hash >> 32);
+	tag->locktag_field3 = (uint32) hash;
+	tag->locktag_field4 = AL_LOCK_ORDER;
+	tag->locktag_type = LOCKTAG_USERLOCK;
+	tag->locktag_lockmethodid = DEFAULT_LOCKMETHOD;
+}
+
+/* unlock_order: give back the order lock this session holds, if any. */
+static bool
+unlock_order(void)
+{
+	if (!holding_order)
+		return false;
+	holding_order = false;
+	return LockRelease(&held_order, ExclusiveLock, true);
+}
+
+/*
+ * lock_order: take an order's lock for the session, after giving back any
+ * other.  Waits when wait is true (lock_timeout, deadlock detection and
+ * cancel apply); else returns false at once when another session holds it.
+ */
+static bool
+lock_order(text *orderid, bool wait)
+{
+	LOCKTAG		tag;
+
+	order_tag(&tag, orderid);
+	if (holding_order && memcmp(&tag, &held_order, sizeof(LOCKTAG)) == 0)
+		return true;
+	unlock_order();
+	if (LockAcquire(&tag, ExclusiveLock, true, !wait) == LOCKACQUIRE_NOT_AVAIL)
+		return false;
+	held_order = tag;
+	holding_order = true;
+	return true;
+}
+
+/*
+ * state_arg: a decision's state is one of the five it can be in; else
+ * 22023.
+ */
+static text *
+state_arg(FunctionCallInfo fcinfo, int argno, const char *argname)
+{
+	static const char *const states[] = {"holding", "decided", "done", "released", "undone"};
+	text	   *state = AlIdentifierArg(fcinfo, argno, argname);
+	char	   *name = text_to_cstring(state);
+	int			i;
+
+	for (i = 0; i < (int) lengthof(states); i++)
+	{
+		if (strcmp(states[i], name) == 0)
+			return state;
+	}
+	ereport(ERROR,
+			errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			errmsg("%s must be holding, decided, done, released or undone, not \"%s\"", argname, name));
+}
+
+/*
+ * record_new: the decision of a new attempt at orderid, replacing a
+ * finished one; the caller holds the order lock.
+ */
+static void
+record_new(FunctionCallInfo fcinfo, text *orderid)
+{
+	Datum		args[5];
+
+	Datum	   *elems;
+	bool	   *nulls;
+	int			nskus;
+	int			nqtys;
+
+	args[0] = PointerGetDatum(orderid);
+	args[1] = PointerGetDatum(AlIdentifierArg(fcinfo, 1, "holdid"));
+	AlArrayArg(fcinfo, 2, "skus", TEXTOID, &elems, &nulls, &nskus);
+	AlArrayArg(fcinfo, 3, "qtys", INT4OID, &elems, &nulls, &nqtys);
+	if (nskus != nqtys || nskus == 0)
+		ereport(ERROR,
+				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				errmsg("skus and qtys must have the same length, at least 1"));
+	args[2] = PG_GETARG_DATUM(2);
+	args[3] = PG_GETARG_DATUM(3);
+	args[4] = PointerGetDatum(state_arg(fcinfo, 4, "state"));
+	AlFree(AlExecute(AL_STMT_RECORD_DECISION, args, NULL, 0));
+}
+
+/*
+ * allocation.decision_begin(orderid text, holdid text, skus text[],
+ *                           qtys integer[], state text, wait boolean)
+ * RETURNS TABLE (locked boolean, holdid text, skus text[], qtys integer[],
+ *                state text)
+ *
+ * Takes the order's lock for this session (waiting when wait is true, else
+ * locked is false and nothing else happens).  When a router left an
+ * attempt at the order unfinished (holding or decided), returns it, and
+ * the caller finishes it first; otherwise records the new attempt (holdid,
+ * skus, qtys, state) when holdid is given, and returns NULLs.
+ */
+PG_FUNCTION_INFO_V1(allocation_decision_begin);
+Datum
+allocation_decision_begin(PG_FUNCTION_ARGS)
+{
+	text	   *orderid = AlIdentifierArg(fcinfo, 0, "orderid");
+	bool		wait;
+	ReturnSetInfo *rsinfo;
+	Datum		values[5] = {0};
+	bool		nulls[5] = {false, true, true, true, true};
+
+	if (PG_ARGISNULL(5))
+		ereport(ERROR,
+				errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				errmsg("wait must not be null"));
+	wait = PG_GETARG_BOOL(5);
+	InitMaterializedSRF(fcinfo, 0);
+	rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	AlConnect();
+	values[0] = BoolGetDatum(lock_order(orderid, wait));
+	if (DatumGetBool(values[0]))
+	{
+		/* A session lock outlives an error: give it back on one. */
+		PG_TRY();
+		{
+			Datum		args[1] = {PointerGetDatum(orderid)};
+			AlResult	pending = AlExecute(AL_STMT_PENDING_DECISION, args, NULL, 1);
+			int			i;
+
+			for (i = 1; i < 5 && pending.n > 0; i++)
+				values[i] = datumCopy(AlValue(pending, 0, i, &nulls[i]), false, -1);
+			if (pending.n == 0 && !PG_ARGISNULL(1))
+				record_new(fcinfo, orderid);
+			AlFree(pending);
+		}
+		PG_CATCH();
+		{
+			unlock_order();
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+	}
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	AlFinish();
+	return (Datum) 0;
+}
+
+/*
+ * allocation.decision_record(orderid text, holdid text, skus text[],
+ *                            qtys integer[], state text) RETURNS void
+ *
+ * Records a new attempt at the order, replacing a finished one.  The caller
+ * holds the order's lock (decision_begin); 55000 otherwise.
+ */
+PG_FUNCTION_INFO_V1(allocation_decision_record);
+Datum
+allocation_decision_record(PG_FUNCTION_ARGS)
+{
+	text	   *orderid = AlIdentifierArg(fcinfo, 0, "orderid");
+	LOCKTAG		tag;
+
+	order_tag(&tag, orderid);
+	if (!holding_order || memcmp(&tag, &held_order, sizeof(LOCKTAG)) != 0)
+		ereport(ERROR,
+				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				errmsg("this session does not hold the lock of order \"%s\"", text_to_cstring(orderid)),
+				errhint("Call allocation.decision_begin first."));
+	AlConnect();
+	record_new(fcinfo, orderid);
+	AlFinish();
+	PG_RETURN_VOID();
+}
+
+/*
+ * allocation.decision_set(orderid text, holdid text, from_state text,
+ *                         to_state text, unlock boolean) RETURNS boolean
+ *
+ * Moves the attempt (orderid, holdid) from from_state to to_state, and
+ * returns true; false, changing nothing, when it is not in from_state (some
+ * other router finished it).  With unlock, gives back the order's lock
+ * afterwards.
+ */
+PG_FUNCTION_INFO_V1(allocation_decision_set);
+Datum
+allocation_decision_set(PG_FUNCTION_ARGS)
+{
+	Datum		args[4];
+	AlResult	set;
+	bool		unlock;
+
+	args[0] = PointerGetDatum(AlIdentifierArg(fcinfo, 0, "orderid"));
+	args[1] = PointerGetDatum(AlIdentifierArg(fcinfo, 1, "holdid"));
+	args[2] = PointerGetDatum(state_arg(fcinfo, 2, "from_state"));
+	args[3] = PointerGetDatum(state_arg(fcinfo, 3, "to_state"));
+	if (PG_ARGISNULL(4))
+		ereport(ERROR,
+				errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				errmsg("unlock must not be null"));
+	unlock = PG_GETARG_BOOL(4);
+
+	AlConnect();
+	set = AlExecute(AL_STMT_SET_DECISION, args, NULL, 0);
+	AlFree(set);
+	AlFinish();
+	if (unlock)
+		unlock_order();
+	PG_RETURN_BOOL(set.n > 0);
+}
+
+/*
+ * allocation.decision_unlock() RETURNS boolean
+ *
+ * Gives back the order lock this session holds; false when it holds none.
+ */
+PG_FUNCTION_INFO_V1(allocation_decision_unlock);
+Datum
+allocation_decision_unlock(PG_FUNCTION_ARGS)
+{
+	AlCheckSchema();
+	PG_RETURN_BOOL(unlock_order());
+}
+
+/*
+ * allocation.decisions_pending()
+ * RETURNS TABLE (orderid text, holdid text, skus text[], qtys integer[],
+ *                state text, updated_at timestamptz)
+ *
+ * The attempts routers have not finished (holding or decided), oldest
+ * first: what recover() works through.
+ */
+PG_FUNCTION_INFO_V1(allocation_decisions_pending);
+Datum
+allocation_decisions_pending(PG_FUNCTION_ARGS)
+{
+	AlMaterialize(fcinfo, AL_STMT_PENDING_DECISIONS, NULL);
+	return (Datum) 0;
+}
