@@ -38,7 +38,7 @@ PGFILEDESC = "allocation - stock allocation inside PostgreSQL"
 
 REGRESS = setup batches product handlers views api unit_of_work orders check holds events errors hostile security shadowing takeover collation upgrade no_leaks
 REGRESS_OPTS = --inputdir=. --load-extension=allocation
-ISOLATION = rc_same_sku rr_same_sku two_skus notify_after_commit order_lock_order hold_expiry lock_queue
+ISOLATION = rc_same_sku rr_same_sku two_skus notify_after_commit order_lock_order hold_expiry lock_queue hold_confirm_race
 ISOLATION_OPTS = --load-extension=allocation
 TAP_TESTS ?= 1
 PROVE_TESTS = t/*.pl router/t/*.pl

@@ -62,6 +62,15 @@ CREATE INDEX batch_claims_pending_idx
 CREATE INDEX inbox_applied_idx
     ON allocation.inbox (applied_at);
 
+-- Reclaiming a sku's expired holds, earliest expiry first.  Every hold has
+-- qty > 0 (CHECK), but only the reclaiming statements say so: a lookup by
+-- hold can then never take this index for its sku (a plan made while the
+-- table looked empty could, and keep it for the life of its backend).
+DROP INDEX allocation.holds_expiry_idx;
+CREATE INDEX holds_reclaim_idx
+    ON allocation.holds (sku, expires_at, id)
+    WHERE qty OPERATOR(pg_catalog.>) 0;
+
 -------------------------------------------------------------------------------
 -- functions
 -------------------------------------------------------------------------------

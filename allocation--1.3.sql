@@ -188,9 +188,13 @@ CREATE INDEX holds_recent_idx
     ON allocation.holds (batch_reference, id)
     WHERE orderid IS NULL;
 
--- Reclaiming a sku's expired holds, earliest expiry first.
-CREATE INDEX holds_expiry_idx
-    ON allocation.holds (sku, expires_at, id);
+-- Reclaiming a sku's expired holds, earliest expiry first.  Every hold has
+-- qty > 0 (CHECK), but only the reclaiming statements say so: a lookup by
+-- hold can then never take this index for its sku (a plan made while the
+-- table looked empty could, and keep it for the life of its backend).
+CREATE INDEX holds_reclaim_idx
+    ON allocation.holds (sku, expires_at, id)
+    WHERE qty OPERATOR(pg_catalog.>) 0;
 
 -- recover() reads the unfinished decisions and claims only.
 CREATE INDEX order_decisions_pending_idx

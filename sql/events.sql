@@ -70,5 +70,13 @@ SELECT count(*) AS publications FROM pg_publication;
 SELECT allocation.stream_setup();
 \echo :LAST_ERROR_SQLSTATE
 \endif
+-- stream_teardown refuses a slot stream_setup would not have made (a
+-- physical one here; a logical one of another database in t/004), with
+-- 55000, and leaves it be
+SELECT slot_name FROM pg_create_physical_replication_slot('al_regress_physical');
+SELECT allocation.stream_teardown('al_regress_physical');
+\echo :LAST_ERROR_SQLSTATE
+SELECT slot_name, slot_type FROM pg_replication_slots WHERE slot_name = 'al_regress_physical';
+SELECT pg_drop_replication_slot('al_regress_physical');
 SELECT allocation.stream_setup(NULL);
 \echo :LAST_ERROR_SQLSTATE

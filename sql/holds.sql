@@ -171,6 +171,31 @@ ROLLBACK TO SAVEPOINT s;
 SELECT * FROM allocation.check();
 ROLLBACK;
 
+-- confirm_hold again after a line was freed: only what the order holds now
+BEGIN;
+SELECT allocation.add_batch('c1-b', 'C1', 10, NULL);
+SELECT allocation.add_batch('c2-b', 'C2', 10, NULL);
+SELECT * FROM allocation.hold_order('h', ARRAY['C1', 'C2'], ARRAY[1, 1], '10 minutes');
+SELECT * FROM allocation.confirm_hold('h', 'o');
+SELECT allocation.deallocate('o', 'C1');
+SELECT * FROM allocation.confirm_hold('h', 'o');
+SELECT allocation.deallocate('o', 'C2');
+SELECT * FROM allocation.confirm_hold('h', 'o');
+ROLLBACK;
+
+-- timestamps in payloads are ISO 8601 in UTC, whatever the session's
+-- DateStyle and TimeZone
+BEGIN;
+SET LOCAL DateStyle = 'SQL, DMY';
+SET LOCAL TimeZone = 'America/New_York';
+SELECT allocation.add_batch('lamp-b', 'LAMP', 10, NULL);
+SELECT allocation.hold('h1', 'LAMP', 1, '5 minutes');
+SELECT payload ->> 'expires_at' ~ '^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$' AS iso_utc,
+       (payload ->> 'expires_at')::timestamptz = h.expires_at AS same_instant
+FROM allocation.events, allocation.holds AS h
+WHERE event = 'Held';
+ROLLBACK;
+
 -- confirm_hold of an unknown or expired hold: AL004, nothing changes
 BEGIN;
 SELECT allocation.add_batch('lamp-b', 'LAMP', 10, NULL);

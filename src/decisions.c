@@ -122,6 +122,19 @@ state_arg(FunctionCallInfo fcinfo, int argno, const char *argname)
 }
 
 /*
+ * unfinished: whether an order's last attempt (row 0 of result, state in
+ * column 4) was left holding or decided.
+ */
+static bool
+unfinished(AlResult last)
+{
+	bool		isnull;
+	char	   *state = TextDatumGetCString(AlValue(last, 0, 4, &isnull));
+
+	return strcmp(state, "holding") == 0 || strcmp(state, "decided") == 0;
+}
+
+/*
  * record_new: the decision of a new attempt at orderid, replacing a
  * finished one; the caller holds the order lock.
  */
@@ -187,14 +200,15 @@ allocation_decision_begin(PG_FUNCTION_ARGS)
 		PG_TRY();
 		{
 			Datum		args[1] = {PointerGetDatum(orderid)};
-			AlResult	pending = AlExecute(AL_STMT_PENDING_DECISION, args, NULL, 1);
+			AlResult	last = AlExecute(AL_STMT_PENDING_DECISION, args, NULL, 1);
+			bool		pending = last.n > 0 && unfinished(last);
 			int			i;
 
-			for (i = 1; i < 5 && pending.n > 0; i++)
-				values[i] = datumCopy(AlValue(pending, 0, i, &nulls[i]), false, -1);
-			if (pending.n == 0 && !PG_ARGISNULL(1))
+			for (i = 1; i < 5 && pending; i++)
+				values[i] = datumCopy(AlValue(last, 0, i, &nulls[i]), false, -1);
+			if (!pending && !PG_ARGISNULL(1))
 				record_new(fcinfo, orderid);
-			AlFree(pending);
+			AlFree(last);
 		}
 		PG_CATCH();
 		{

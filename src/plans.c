@@ -532,12 +532,14 @@ static const AlStatement statements[AL_STMT_COUNT] = {
 	},
 	/*
 	 * Up to $3 of sku $1's holds that expired by clock $2, earliest expiry
-	 * first (RECLAIM_SQL).
+	 * first (RECLAIM_SQL).  "qty > 0", true of every hold, is the predicate
+	 * of holds_reclaim_idx: only this statement may use that index.
 	 */
 	[AL_STMT_RECLAIM_EXPIRED] = {
 		"reclaim expired",
 		RECLAIM_SQL("        WHERE sku OPERATOR(pg_catalog.=) $1\n"
-					"          AND expires_at OPERATOR(pg_catalog.<=) $2\n")
+					"          AND expires_at OPERATOR(pg_catalog.<=) $2\n"
+					"          AND qty OPERATOR(pg_catalog.>) 0\n")
 		"SELECT pg_catalog.count(*)\n"
 		"FROM gone",
 		3, {TEXTOID, TIMESTAMPTZOID, INT8OID}, SPI_OK_SELECT, false, AL_PLAN_LOOKUP
@@ -954,13 +956,15 @@ static const AlStatement statements[AL_STMT_COUNT] = {
 
 	/* -- what routers keep on their shards ----------------------------- */
 
-	/* The order's decision while a router has not finished it, locked. */
+	/*
+	 * The order's last attempt, locked; the caller looks at its state (a
+	 * condition on it here would let the pending index compete).
+	 */
 	[AL_STMT_PENDING_DECISION] = {
 		"pending decision",
 		"SELECT holdid, skus, qtys, state\n"
 		"FROM allocation.order_decisions\n"
 		"WHERE orderid OPERATOR(pg_catalog.=) $1\n"
-		"  AND state OPERATOR(pg_catalog.=) ANY ('{holding,decided}'::pg_catalog.text[])\n"
 		"FOR UPDATE",
 		1, {TEXTOID}, SPI_OK_SELECT, false, AL_PLAN_LOOKUP
 	},
@@ -1060,9 +1064,9 @@ static int	npinned = 0;
 
 /*
  * pinned_value: what a planner setting is for our statements.  Key
- * lookups use index paths only, so that a kept plan never depends on the
- * statistics seen when it was made (a table analyzed empty would get
- * sequential scans for good).  JIT is off for all: our statements are small,
+ * lookups use plain index scans only, so that a kept plan never depends on
+ * the statistics seen when it was made (a table analyzed empty would get
+ * sequential scans for good, a table that looked empty bitmap scans).  JIT is off for all: our statements are small,
  * and a plan that costs more than jit_above_cost would be compiled on every
  * run.  Everything else is the built-in default, whatever the caller, the
  * role or the server's configuration set.
@@ -1074,6 +1078,7 @@ pinned_value(const char *name, AlPlanning planning)
 		return "off";
 	if (planning == AL_PLAN_LOOKUP &&
 		(strcmp(name, "enable_seqscan") == 0 ||
+		 strcmp(name, "enable_bitmapscan") == 0 ||
 		 strcmp(name, "enable_hashjoin") == 0 ||
 		 strcmp(name, "enable_mergejoin") == 0))
 		return "off";
@@ -1133,6 +1138,8 @@ find_planner_settings(void)
 		if (setting->group != QUERY_TUNING_METHOD && setting->group != QUERY_TUNING_COST &&
 			setting->group != QUERY_TUNING_GEQO && setting->group != QUERY_TUNING_OTHER)
 			continue;
+		if (setting->context != PGC_USERSET && setting->context != PGC_SUSET)
+			continue;			/* not a setting a session can change */
 		pin = &pinned[npinned++];
 		pin->setting = setting;
 		value = pinned_value(setting->name, AL_PLAN_LOOKUP);
