@@ -36,9 +36,9 @@ DATA = \
 	router/allocation_router--1.0.sql
 PGFILEDESC = "allocation - stock allocation inside PostgreSQL"
 
-REGRESS = setup batches product handlers views api unit_of_work orders check holds events errors hostile security shadowing takeover collation upgrade no_leaks
+REGRESS = setup batches product handlers views api unit_of_work orders check holds events commands router_support errors hostile security shadowing takeover collation upgrade no_leaks
 REGRESS_OPTS = --inputdir=. --load-extension=allocation
-ISOLATION = rc_same_sku rr_same_sku two_skus notify_after_commit order_lock_order hold_expiry lock_queue hold_confirm_race
+ISOLATION = rc_same_sku rr_same_sku two_skus notify_after_commit order_lock_order hold_expiry lock_queue hold_confirm_race inbox_twice order_lock
 ISOLATION_OPTS = --load-extension=allocation
 TAP_TESTS ?= 1
 PROVE_TESTS = t/*.pl router/t/*.pl

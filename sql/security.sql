@@ -1,21 +1,36 @@
 -- security: the functions are the only write path; PUBLIC gets nothing
 
--- The README's GRANT lines, for an application role and a reporting role,
--- each as a non-superuser created inside the case's transaction.
+-- The README's GRANT blocks, as written, for the application, reporting,
+-- maintenance and consumer roles, each a non-superuser created inside the
+-- case's transaction.
 BEGIN;
 CREATE ROLE al_app NOLOGIN;
 CREATE ROLE al_reporting NOLOGIN;
+CREATE ROLE al_maintenance NOLOGIN;
+CREATE ROLE al_consumer NOLOGIN;
 CREATE ROLE al_nobody NOLOGIN;
 
 GRANT USAGE ON SCHEMA allocation TO al_app;
-GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA allocation TO al_app;
-GRANT SELECT ON allocation.products, allocation.batch_stock,
-                allocation.allocations_view, allocation.events TO al_app;
+GRANT EXECUTE ON FUNCTION allocation.add_batch(text, text, integer, date), allocation.allocate(text, text, integer),
+    allocation.deallocate(text, text), allocation.change_batch_quantity(text, integer),
+    allocation.allocations(text), allocation.allocate_order(text, text[], integer[]), allocation.check(),
+    allocation.hold(text, text, integer, interval), allocation.hold_order(text, text[], integer[], interval),
+    allocation.confirm_hold(text, text), allocation.release_hold(text) TO al_app;
+GRANT SELECT ON allocation.products, allocation.batch_stock, allocation.allocations_view,
+                allocation.holds_view, allocation.events TO al_app;
 
 GRANT USAGE ON SCHEMA allocation TO al_reporting;
-GRANT EXECUTE ON FUNCTION allocation.allocations(text) TO al_reporting;
-GRANT SELECT ON allocation.products, allocation.batch_stock,
-                allocation.allocations_view, allocation.events TO al_reporting;
+GRANT EXECUTE ON FUNCTION allocation.allocations(text), allocation.check() TO al_reporting;
+GRANT SELECT ON allocation.products, allocation.batch_stock, allocation.allocations_view,
+                allocation.holds_view, allocation.events TO al_reporting;
+
+GRANT USAGE ON SCHEMA allocation TO al_maintenance;
+GRANT EXECUTE ON FUNCTION allocation.prune_events(interval), allocation.prune_inbox(interval),
+    allocation.stream_setup(name), allocation.stream_teardown(name) TO al_maintenance;
+
+GRANT USAGE ON SCHEMA allocation TO al_consumer;
+GRANT EXECUTE ON FUNCTION allocation.apply_command(text, text, text),
+    allocation.change_batch_quantity(text, integer) TO al_consumer;
 
 -- the application role uses the whole API
 SET ROLE al_app;
@@ -29,6 +44,40 @@ SELECT * FROM allocation.allocations('o1');
 SELECT reference, allocated_quantity FROM allocation.batch_stock ORDER BY reference;
 SELECT sku, version_number FROM allocation.products;
 SELECT event FROM allocation.events ORDER BY id;
+SELECT allocation.hold('h1', 'SAFE-LAMP', 1, '5 minutes');
+SELECT * FROM allocation.hold_order('h2', ARRAY['SAFE-LAMP'], ARRAY[1], '5 minutes');
+SELECT * FROM allocation.confirm_hold('h1', 'o3');
+SELECT allocation.release_hold('h2');
+SELECT * FROM allocation.allocate_order('o4', ARRAY['SAFE-LAMP'], ARRAY[1]);
+SELECT count(*) AS problems FROM allocation.check();
+SELECT count(*) AS live_holds FROM allocation.holds_view;
+
+-- but no maintenance, bus or router function: it could delete the outbox
+-- (prune_events runs as the owner) or forge a router's decisions
+SAVEPOINT s;
+SELECT allocation.prune_events('0');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO SAVEPOINT s;
+SAVEPOINT s;
+SELECT allocation.prune_inbox('0');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO SAVEPOINT s;
+SAVEPOINT s;
+SELECT * FROM allocation.apply_command('r1', 'allocate', '{"orderid": "o9", "sku": "SAFE-LAMP", "qty": 1}');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO SAVEPOINT s;
+SAVEPOINT s;
+SELECT * FROM allocation.decisions_pending();
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO SAVEPOINT s;
+SAVEPOINT s;
+SELECT allocation.batch_claim('forged', 'SAFE-LAMP', 1, NULL, true);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO SAVEPOINT s;
+SAVEPOINT s;
+SELECT allocation.stream_teardown('any');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO SAVEPOINT s;
 
 -- but no direct write: each is refused with 42501
 SAVEPOINT s;
@@ -88,6 +137,35 @@ SELECT allocation.allocate('o3', 'SAFE-LAMP', 1);
 ROLLBACK TO SAVEPOINT s;
 SAVEPOINT s;
 SELECT allocation.change_batch_quantity('b1', 0);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO SAVEPOINT s;
+RESET ROLE;
+
+-- the maintenance role prunes, and cannot change stock
+SET ROLE al_maintenance;
+SELECT allocation.prune_events('1 day') AS pruned;
+SELECT allocation.prune_inbox('1 day') AS pruned;
+SAVEPOINT s;
+SELECT allocation.allocate('o5', 'SAFE-LAMP', 1);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO SAVEPOINT s;
+SAVEPOINT s;
+SELECT count(*) FROM allocation.events;
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO SAVEPOINT s;
+RESET ROLE;
+
+-- the consumer applies commands and runs the book's change_batch_quantity,
+-- and calls nothing else
+SET ROLE al_consumer;
+SELECT * FROM allocation.apply_command('r1', 'allocate', '{"orderid": "o6", "sku": "SAFE-LAMP", "qty": 1}');
+SELECT allocation.change_batch_quantity('b2', 9);
+SAVEPOINT s;
+SELECT allocation.allocate('o7', 'SAFE-LAMP', 1);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO SAVEPOINT s;
+SAVEPOINT s;
+SELECT allocation.prune_inbox('0');
 \echo :LAST_ERROR_SQLSTATE
 ROLLBACK TO SAVEPOINT s;
 RESET ROLE;

@@ -1,0 +1,122 @@
+-- router_support: what allocation_router keeps and calls on each shard.
+-- The decision log of orders over several shards (with the session's order
+-- lock), the batch directory, and the three steps of an order.
+
+-- the decision log: a new attempt, its states, and the lock it takes
+BEGIN;
+SELECT * FROM allocation.decision_begin('o1', 'h1', ARRAY['LAMP', 'DESK'], ARRAY[1, 2], 'holding', true);
+SELECT orderid, holdid, skus, qtys, state FROM allocation.decisions_pending();
+SELECT allocation.decision_set('o1', 'h1', 'holding', 'decided', false);
+-- each move holds only from the state it leaves, for that attempt
+SELECT allocation.decision_set('o1', 'h1', 'holding', 'released', false);
+SELECT allocation.decision_set('o1', 'other', 'decided', 'done', false);
+-- a router that finds it unfinished gets it back, and records nothing new
+SELECT * FROM allocation.decision_begin('o1', 'h2', ARRAY['LAMP'], ARRAY[1], 'holding', true);
+SELECT allocation.decision_set('o1', 'h1', 'decided', 'done', true);
+SELECT allocation.decision_unlock() AS still_held;
+SELECT count(*) AS pending FROM allocation.decisions_pending();
+-- a finished one is replaced by the next attempt
+SELECT * FROM allocation.decision_begin('o1', 'h3', ARRAY['RUG'], ARRAY[3], 'decided', true);
+SELECT orderid, holdid, skus, qtys, state FROM allocation.decisions_pending();
+SELECT allocation.decision_unlock() AS was_held;
+-- recording an attempt needs the order's lock
+SAVEPOINT s;
+SELECT allocation.decision_record('o1', 'h4', ARRAY['RUG'], ARRAY[3], 'holding');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO SAVEPOINT s;
+SELECT * FROM allocation.decision_begin('o2', NULL, NULL, NULL, NULL, false);
+SELECT allocation.decision_record('o2', 'h5', ARRAY['RUG'], ARRAY[3], 'holding');
+SELECT allocation.decision_unlock() AS was_held;
+-- bad states and arguments: 22023, 22004
+SAVEPOINT s;
+SELECT allocation.decision_set('o1', 'h3', 'decided', 'forgotten', false);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO SAVEPOINT s;
+SELECT * FROM allocation.decision_begin('o3', 'h', ARRAY['A', 'B'], ARRAY[1], 'holding', true);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO SAVEPOINT s;
+SELECT * FROM allocation.decision_begin(NULL, 'h', ARRAY['A'], ARRAY[1], 'holding', true);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO SAVEPOINT s;
+SELECT allocation.decision_unlock() AS held_after_errors;
+ROLLBACK;
+
+-- the batch directory: one claim per reference, whatever the sku
+BEGIN;
+SELECT allocation.batch_claim('lamp-1', 'LAMP', 10, NULL, false);
+SAVEPOINT s;
+\set VERBOSITY verbose
+SELECT allocation.batch_claim('lamp-1', 'DESK', 1, NULL, false);
+\set VERBOSITY default
+ROLLBACK TO SAVEPOINT s;
+SELECT allocation.batch_claim('lamp-1', 'LAMP', 10, NULL, false);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO SAVEPOINT s;
+-- a batch that exists already may be recorded again for its own sku only
+SELECT allocation.batch_claim('lamp-1', 'LAMP', 10, NULL, true);
+SAVEPOINT s;
+SELECT allocation.batch_claim('lamp-1', 'DESK', 10, NULL, true);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO SAVEPOINT s;
+SELECT allocation.batch_locate('lamp-1');
+SELECT allocation.batch_locate('nope');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO SAVEPOINT s;
+SELECT * FROM allocation.batch_claims_pending();
+-- placing: add_batch that is a no-op for the same batch again
+SELECT allocation.batch_place('lamp-1', 'LAMP', 10, NULL);
+SELECT allocation.batch_place('lamp-1', 'LAMP', 10, NULL);
+SAVEPOINT s;
+SELECT allocation.batch_place('lamp-1', 'DESK', 10, NULL);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO SAVEPOINT s;
+SELECT allocation.batch_placed('lamp-1');
+SELECT count(*) AS pending FROM allocation.batch_claims_pending();
+SELECT * FROM allocation.batch_references();
+SELECT reference, sku, purchased_quantity FROM allocation.batch_stock;
+-- arguments as add_batch checks them
+SELECT allocation.batch_claim('x', 'LAMP', -1, NULL, false);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO SAVEPOINT s;
+SELECT allocation.batch_claim(' ', 'LAMP', 1, NULL, false);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO SAVEPOINT s;
+ROLLBACK;
+
+-- an order's steps on a shard: prepare holds the new lines (the order's
+-- existing lines keep their batch), commit confirms them, undo frees them
+BEGIN;
+SELECT allocation.add_batch('lamp-b', 'LAMP', 10, NULL);
+SELECT allocation.add_batch('desk-b', 'DESK', 10, NULL);
+SELECT allocation.add_batch('rug-b', 'RUG', 1, NULL);
+SELECT allocation.allocate('o1', 'LAMP', 1);
+SELECT * FROM allocation.order_prepare('o1', 'r:1', ARRAY['LAMP', 'DESK'], ARRAY[1, 2], '1 minute');
+SELECT sku, qty, batchref, orderid FROM allocation.hold_lines('r:1');
+SELECT * FROM allocation.order_commit('o1', 'r:1', ARRAY['DESK'], ARRAY[2]);
+SELECT * FROM allocation.order_commit('o1', 'r:1', ARRAY['DESK'], ARRAY[2]);
+SELECT * FROM allocation.allocations('o1');
+-- a line of another qty is AL003, nothing held
+SAVEPOINT s;
+SELECT * FROM allocation.order_prepare('o1', 'r:2', ARRAY['LAMP', 'RUG'], ARRAY[5, 1], '1 minute');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO SAVEPOINT s;
+-- a short line: nothing held, OutOfStock
+SELECT * FROM allocation.order_prepare('o2', 'r:3', ARRAY['RUG', 'DESK'], ARRAY[2, 1], '1 minute');
+SELECT count(*) AS live_holds FROM allocation.holds_view;
+-- the hold expired before the commit: allocated afresh (Released, expired)
+SELECT * FROM allocation.order_prepare('o3', 'r:4', ARRAY['RUG', 'DESK'], ARRAY[1, 1], '1 minute');
+SET LOCAL allocation.clock_offset = '2min';
+SELECT * FROM allocation.order_commit('o3', 'r:4', ARRAY['RUG', 'DESK'], ARRAY[1, 1]);
+SELECT event, payload ->> 'holdid' AS holdid, payload ->> 'reason' AS reason
+FROM allocation.events WHERE payload ->> 'holdid' = 'r:4' ORDER BY id;
+-- ... or short then: the lines come back NULL and nothing is allocated
+SELECT * FROM allocation.order_prepare('o4', 'r:5', ARRAY['DESK'], ARRAY[1], '1 minute');
+SET LOCAL allocation.clock_offset = '4min';
+SELECT allocation.change_batch_quantity('desk-b', 3);
+SELECT * FROM allocation.order_commit('o4', 'r:5', ARRAY['DESK'], ARRAY[1]);
+-- undo frees the lines of the skus given, and only those
+SELECT allocation.order_undo('o3', ARRAY['RUG', 'DESK', 'LAMP']);
+SELECT * FROM allocation.allocations('o3');
+SELECT * FROM allocation.allocations('o1');
+SELECT * FROM allocation.check();
+ROLLBACK;
