@@ -374,6 +374,12 @@ LANGUAGE C STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'allocation_hold_lines';
 
+CREATE FUNCTION allocation.release_hold_lines(holdid text, skus text[])
+RETURNS integer
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'allocation_release_hold_lines';
+
 CREATE FUNCTION allocation.order_prepare(orderid text, holdid text, skus text[], qtys integer[], ttl interval)
 RETURNS TABLE (sku text, batchref text, existing boolean)
 LANGUAGE C VOLATILE SECURITY DEFINER
@@ -494,6 +500,7 @@ COMMENT ON TABLE allocation.batch_claims IS 'batch references claimed by routers
 COMMENT ON FUNCTION allocation.apply_command(text, text, text) IS 'run a command of a message bus once per request; returns its outcome';
 COMMENT ON FUNCTION allocation.prune_inbox(interval) IS 'delete the inbox''s records of commands applied longer ago than the given age';
 COMMENT ON FUNCTION allocation.hold_lines(text) IS 'the lines of a hold (for routers)';
+COMMENT ON FUNCTION allocation.release_hold_lines(text, text[]) IS 'free the live lines of some skus of a hold (for routers)';
 COMMENT ON FUNCTION allocation.order_prepare(text, text, text[], integer[], interval) IS 'hold the new lines of an order on this shard, all or none (for routers)';
 COMMENT ON FUNCTION allocation.order_commit(text, text, text[], integer[]) IS 'confirm an order''s hold on this shard, allocating afresh where it expired (for routers)';
 COMMENT ON FUNCTION allocation.order_undo(text, text[]) IS 'free an order''s lines of the given skus on this shard (for routers)';

@@ -120,3 +120,13 @@ SELECT * FROM allocation.allocations('o3');
 SELECT * FROM allocation.allocations('o1');
 SELECT * FROM allocation.check();
 ROLLBACK;
+
+-- release_hold_lines frees the live lines of the skus given, and only those
+BEGIN;
+SELECT allocation.add_batch('lamp-b', 'LAMP', 10, NULL);
+SELECT allocation.add_batch('desk-b', 'DESK', 10, NULL);
+SELECT * FROM allocation.hold_order('h9', ARRAY['LAMP', 'DESK'], ARRAY[1, 1], '10 minutes');
+SELECT allocation.release_hold_lines('h9', ARRAY['DESK', 'RUG']);
+SELECT sku, qty FROM allocation.hold_lines('h9');
+SELECT event, payload ->> 'sku' AS sku, payload ->> 'reason' AS reason FROM allocation.events ORDER BY id;
+ROLLBACK;

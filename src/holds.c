@@ -15,6 +15,7 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_type_d.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
@@ -248,6 +249,42 @@ allocation_confirm_hold(PG_FUNCTION_ARGS)
 }
 
 /*
+ * release_lines: free the live lines of a hold read under their locks
+ * (AlLockHoldLines) whose sku is among skus (all when skus is NULL), with
+ * Released (released); expired ones go on the way (Released, expired).
+ * Confirmed lines are order lines now and stay.  Returns how many live
+ * lines were freed.
+ */
+static int
+release_lines(text *holdid, AlHoldLine *lines, int nlines, AlOrderLine *skus, int nskus,
+			  TimestampTz now)
+{
+	int			released = 0;
+	int			i;
+
+	for (i = 0; i < nlines; i++)
+	{
+		Datum		args[4];
+		int			j;
+		bool		wanted = skus == NULL;
+
+		for (j = 0; j < nskus && !wanted; j++)
+			wanted = AlCompareBytes(skus[j].sku, lines[i].sku) == 0;
+		if (!wanted || lines[i].orderid != NULL)
+			continue;
+		CHECK_FOR_INTERRUPTS();
+		args[0] = PointerGetDatum(holdid);
+		args[1] = PointerGetDatum(lines[i].sku);
+		args[2] = TimestampTzGetDatum(now);
+		args[3] = Int64GetDatum(AlNextVersion(lines[i].sku, lines[i].version));
+		AlFree(AlExecute(AL_STMT_RELEASE_HOLD_LINE, args, NULL, 0));
+		if (lines[i].expires_at > now)
+			released++;
+	}
+	return released;
+}
+
+/*
  * allocation.release_hold(holdid text) RETURNS integer
  *
  * Frees every live line of the hold (Released, released) and returns how
@@ -264,26 +301,51 @@ allocation_release_hold(PG_FUNCTION_ARGS)
 	AlHoldLine *lines;
 	TimestampTz now;
 	int			nlines;
-	int			released = 0;
-	int			i;
+	int			released;
 
 	AlConnect();
 	nlines = AlLockHoldLines(holdid, NULL, 0, &lines, &now);
-	for (i = 0; i < nlines; i++)
-	{
-		Datum		args[4];
+	released = release_lines(holdid, lines, nlines, NULL, 0, now);
+	AlFinish();
+	PG_RETURN_INT32(released);
+}
 
-		if (lines[i].orderid != NULL)
-			continue;
-		CHECK_FOR_INTERRUPTS();
-		args[0] = PointerGetDatum(holdid);
-		args[1] = PointerGetDatum(lines[i].sku);
-		args[2] = TimestampTzGetDatum(now);
-		args[3] = Int64GetDatum(AlNextVersion(lines[i].sku, lines[i].version));
-		AlFree(AlExecute(AL_STMT_RELEASE_HOLD_LINE, args, NULL, 0));
-		if (lines[i].expires_at > now)
-			released++;
+/*
+ * allocation.release_hold_lines(holdid text, skus text[]) RETURNS integer
+ *
+ * release_hold for the lines of some skus only: what a router undoes of a
+ * hold_order over several shards that came up short, leaving the lines the
+ * hold had before.  Returns how many live lines it freed.
+ */
+PG_FUNCTION_INFO_V1(allocation_release_hold_lines);
+Datum
+allocation_release_hold_lines(PG_FUNCTION_ARGS)
+{
+	text	   *holdid = AlIdentifierArg(fcinfo, 0, "holdid");
+	Datum	   *elems;
+	bool	   *nulls;
+	int			nskus;
+	AlOrderLine *skus;
+	AlHoldLine *lines;
+	TimestampTz now;
+	int			nlines;
+	int			released;
+	int			i;
+
+	AlArrayArg(fcinfo, 1, "skus", TEXTOID, &elems, &nulls, &nskus);
+	skus = palloc0((nskus + 1) * sizeof(AlOrderLine));
+	for (i = 0; i < nskus; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					errmsg("skus must not contain NULL"));
+		skus[i].sku = DatumGetTextPP(elems[i]);
 	}
+
+	AlConnect();
+	nlines = AlLockHoldLines(holdid, NULL, 0, &lines, &now);
+	released = release_lines(holdid, lines, nlines, skus, nskus, now);
 	AlFinish();
 	PG_RETURN_INT32(released);
 }
