@@ -4,8 +4,9 @@ naming clusters bench/run started (every cluster on this one machine).
 
 Workloads (pgbench, medians of rounds, ratios from the same round):
 - allocate on a shard directly vs through the router, 1 and 4 clients;
-- allocate_order of 3 lines through the router: all on one partition vs
-  over two partitions (held, then confirmed, on each);
+- allocate_order of 3 lines through the router, skus drawn at random:
+  all on one partition vs over two partitions (held, the decision
+  recorded on the order's partition, then confirmed, on each);
 - spread allocate through the router with 1 partition (one shard) vs 2
   partitions (two shards).
 """
@@ -47,7 +48,7 @@ def configure(partitions):
                         for p in range(partitions))
     psql(ROUTER, "DROP SERVER IF EXISTS allocation_cluster CASCADE; "
                  "CREATE SERVER allocation_cluster FOREIGN DATA WRAPPER plproxy OPTIONS (%s); "
-                 "CREATE USER MAPPING FOR PUBLIC SERVER allocation_cluster" % options)
+                 "CREATE USER MAPPING FOR PUBLIC SERVER allocation_cluster OPTIONS (user 'allocation_router')" % options)
 
 
 def main():
@@ -59,15 +60,19 @@ def main():
     configure(2)
     psql(ROUTER, "SELECT count(allocation.add_batch('w-' || s, 'sku-' || s, 1000000000, NULL)) "
                  "FROM generate_series(1, 1000) AS s")
-    part = dict(line.split("|") for line in psql(ROUTER, "SELECT 'sku-' || s || '|' || allocation.router_partition('sku-' || s) "
+    part = dict(line.split("|") for line in psql(ROUTER, "SELECT 'sku-' || s || '|' || allocation.router_partition('sku-' || s, 2) "
                                                          "FROM generate_series(1, 1000) AS s").splitlines())
     on_p0 = [s for s, p in part.items() if p == "0"][:300]
     on_p1 = [s for s, p in part.items() if p == "1"][:300]
-    one = "ARRAY['%s', '%s', '%s']" % tuple(on_p0[:3])
-    two = "ARRAY['%s', '%s', '%s']" % (on_p0[0], on_p0[1], on_p1[0])
+    p0 = "(ARRAY['%s'])" % "','".join(on_p0)
+    p1 = "(ARRAY['%s'])" % "','".join(on_p1)
+    # three distinct skus at random: i, i + 100 and i + 200 of a partition's
+    # 300, or two of partition 0 and one of partition 1
+    one = "ARRAY[%s[:i + 1], %s[:i + 101], %s[:i + 201]]" % (p0, p0, p0)
+    two = "ARRAY[%s[:i + 1], %s[:i + 101], %s[:i + 1]]" % (p0, p0, p1)
     allocate_p0 = ("\\set i random(0, 299)\n\\set o random(1, 9223372036854775806)\n"
-                   "SELECT allocation.allocate('r-' || :o, (ARRAY['%s'])[:i + 1], 1);\n" % "','".join(on_p0))
-    order = ("\\set o random(1, 9223372036854775806)\n"
+                   "SELECT allocation.allocate('r-' || :o, %s[:i + 1], 1);\n" % p0)
+    order = ("\\set i random(0, 99)\n\\set o random(1, 9223372036854775806)\n"
              "SELECT count(*) FROM allocation.allocate_order('ro-' || :o, %s, ARRAY[1, 1, 1]);\n")
     spread = ("\\set s random(1, 1000)\n\\set o random(1, 9223372036854775806)\n"
               "SELECT allocation.allocate('rs-' || :o, '%s' || :s, 1);\n")

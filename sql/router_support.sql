@@ -44,11 +44,19 @@ ROLLBACK;
 -- the batch directory: one claim per reference, whatever the sku
 BEGIN;
 SELECT allocation.batch_claim('lamp-1', 'LAMP', 10, NULL, false);
+-- the 23505 names its constraint, as the server's own does
+DO $$
+DECLARE
+    state text; schema_name text; table_name text; constraint_name text;
+BEGIN
+    PERFORM allocation.batch_claim('lamp-1', 'DESK', 1, NULL, false);
+EXCEPTION WHEN unique_violation THEN
+    GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, schema_name = SCHEMA_NAME,
+                            table_name = TABLE_NAME, constraint_name = CONSTRAINT_NAME;
+    RAISE NOTICE '% %.% %', state, schema_name, table_name, constraint_name;
+END
+$$;
 SAVEPOINT s;
-\set VERBOSITY verbose
-SELECT allocation.batch_claim('lamp-1', 'DESK', 1, NULL, false);
-\set VERBOSITY default
-ROLLBACK TO SAVEPOINT s;
 SELECT allocation.batch_claim('lamp-1', 'LAMP', 10, NULL, false);
 \echo :LAST_ERROR_SQLSTATE
 ROLLBACK TO SAVEPOINT s;

@@ -69,6 +69,7 @@ _PG_init(void)
 							GUC_UNIT_S,
 							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("allocation");
+	AlPlannerInit();
 }
 
 /*
@@ -263,6 +264,21 @@ AlReturnText(text *value)
 	if (value == NULL)
 		return NULL;
 	return (text *) DatumGetPointer(SPI_datumTransfer(PointerGetDatum(value), false, -1));
+}
+
+/*
+ * AlCommitWithoutFlush: let the caller's transaction commit without
+ * waiting for its WAL to reach disk (synchronous_commit = off for this
+ * transaction only), for a step whose loss in a crash is repaired by
+ * itself: held stock expires, an undecided attempt is released by
+ * recover().  A crash loses at most the last moments of such commits,
+ * never a commit that follows one that waited.
+ */
+void
+AlCommitWithoutFlush(void)
+{
+	(void) set_config_option("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
 }
 
 /*

@@ -62,6 +62,7 @@ extern void AlConnect(void);
 extern void AlFinish(void);
 extern text *AlReturnText(text *value);
 extern void AlBatchExists(text *ref) pg_attribute_noreturn();
+extern void AlCommitWithoutFlush(void);
 
 /* in schema.c */
 extern void AlCheckSchema(void);
@@ -152,6 +153,7 @@ typedef struct AlResult
 	uint64		n;
 } AlResult;
 
+extern void AlPlannerInit(void);
 extern AlResult AlExecute(AlStatementId id, Datum *values, const char *nulls, long tcount);
 extern Datum AlValue(AlResult result, uint64 row, int column, bool *isnull);
 extern text *AlTextCopy(AlResult result, uint64 row, int column);

@@ -17,8 +17,10 @@
  * function takes: no role can block an order with an advisory lock) held
  * by the router's connection to this shard from decision_begin until
  * decision_set(..., unlock) or decision_unlock, across the router's calls.
- * A router that dies closes that connection, and the lock goes with it:
- * recover() on any router then finds the order free.  A connection holds
+ * A router that dies closes that connection, and the lock goes with it
+ * (the user lock method's session locks are released at backend exit,
+ * the default method's are not): recover() on any router then finds the
+ * order free.  A connection holds
  * at most one order lock: taking one gives back any it still held (a call
  * that failed before unlocking).  So the router's connections to shards
  * must keep their session (no transaction-pooling PgBouncer between).
@@ -65,7 +67,8 @@ order_tag(LOCKTAG *tag, text *orderid)
 	tag->locktag_field3 = (uint32) hash;
 	tag->locktag_field4 = AL_LOCK_ORDER;
 	tag->locktag_type = LOCKTAG_USERLOCK;
-	tag->locktag_lockmethodid = DEFAULT_LOCKMETHOD;
+	/* USER_LOCKMETHOD: a backend's session locks of it go when it exits */
+	tag->locktag_lockmethodid = USER_LOCKMETHOD;
 }
 
 /* unlock_order: give back the order lock this session holds, if any. */
@@ -136,11 +139,13 @@ unfinished(AlResult last)
 
 /*
  * record_new: the decision of a new attempt at orderid, replacing a
- * finished one; the caller holds the order lock.
+ * finished one; the caller holds the order lock.  An undecided one
+ * ("holding") commits without waiting for the WAL flush; a decision waits.
  */
 static void
 record_new(FunctionCallInfo fcinfo, text *orderid)
 {
+	text	   *state;
 	Datum		args[5];
 
 	Datum	   *elems;
@@ -158,8 +163,12 @@ record_new(FunctionCallInfo fcinfo, text *orderid)
 				errmsg("skus and qtys must have the same length, at least 1"));
 	args[2] = PG_GETARG_DATUM(2);
 	args[3] = PG_GETARG_DATUM(3);
-	args[4] = PointerGetDatum(state_arg(fcinfo, 4, "state"));
+	state = state_arg(fcinfo, 4, "state");
+	args[4] = PointerGetDatum(state);
 	AlFree(AlExecute(AL_STMT_RECORD_DECISION, args, NULL, 0));
+	/* An undecided attempt lost in a crash is no harm: its holds expire. */
+	if (strcmp(text_to_cstring(state), "holding") == 0)
+		AlCommitWithoutFlush();
 }
 
 /*

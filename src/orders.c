@@ -232,7 +232,8 @@ allocation_hold_order(PG_FUNCTION_ARGS)
  * A router's first step on each shard an order spans: the lines the order
  * has already keep their batch (existing; AL003 for another qty), and the
  * new ones are held under holdid until ttl from now, all or none (NULL
- * batchrefs and OutOfStock when one fits nowhere).
+ * batchrefs and OutOfStock when one fits nowhere).  Commits without
+ * waiting for the WAL flush (AlCommitWithoutFlush).
  */
 PG_FUNCTION_INFO_V1(allocation_order_prepare);
 Datum
@@ -241,6 +242,8 @@ allocation_order_prepare(PG_FUNCTION_ARGS)
 	OrderCall	call = {AlIdentifierArg(fcinfo, 0, "orderid"), AlIdentifierArg(fcinfo, 1, "holdid"),
 	AlTtlArg(fcinfo, 4, "ttl")};
 
+	/* Held stock lost in a crash is no harm: the router's commit allocates afresh. */
+	AlCommitWithoutFlush();
 	place_order(fcinfo, &call, 2);
 	return (Datum) 0;
 }

@@ -20,7 +20,9 @@
 
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
+#include "optimizer/planner.h"
 #include "utils/guc.h"
+#include "utils/plancache.h"
 #include "utils/guc_tables.h"
 #include "utils/memutils.h"
 
@@ -1183,9 +1185,7 @@ differs(PinnedSetting *pin, const char *wanted)
  * pin_settings: set every planner setting that is not what a statement
  * wants, in a GUC nest level of its own, the way a function's SET clause
  * does.  Returns the level to close with unpin_settings, or 0 when nothing
- * differed (the common case: no GUC work at all).  A caller's SET, a role's
- * or a pooled connection's settings then change neither the plan made nor
- * how it runs.
+ * differed.
  */
 static int
 pin_settings(AlPlanning planning)
@@ -1217,6 +1217,48 @@ unpin_settings(int level)
 		AtEOXact_GUC(true, level);
 }
 
+/*
+ * Settings matter only while a statement is planned: at its first use in a
+ * backend, and whenever the plan cache plans it again after an
+ * invalidation (an ANALYZE, a DDL), which can happen inside any execution.
+ * So the settings are pinned by a planner hook, for the statements planned
+ * while one of ours runs, and nothing is done for an execution that plans
+ * nothing: a caller's SET, a role's or a pooled connection's settings then
+ * change neither the plan made nor its cost, and cost nothing.
+ */
+static planner_hook_type prev_planner_hook = NULL;
+static int	ours_running = 0;		/* our statements being run, nested */
+static AlPlanning ours_planning = AL_PLAN_LOOKUP;
+
+/*
+ * plan_ours: the planner hook; pins the settings when planning for one of
+ * our statements (or a statement our statements run).
+ */
+static PlannedStmt *
+plan_ours(Query *parse, const char *query_string, int cursorOptions, ParamListInfo boundParams)
+{
+	int			level = ours_running > 0 ? pin_settings(ours_planning) : 0;
+	PlannedStmt *planned;
+
+	if (prev_planner_hook)
+		planned = prev_planner_hook(parse, query_string, cursorOptions, boundParams);
+	else
+		planned = standard_planner(parse, query_string, cursorOptions, boundParams);
+	unpin_settings(level);
+	return planned;
+}
+
+/*
+ * AlPlannerInit: install the planner hook, after any installed before it;
+ * from _PG_init.
+ */
+void
+AlPlannerInit(void)
+{
+	prev_planner_hook = planner_hook;
+	planner_hook = plan_ours;
+}
+
 /* -- running statements --------------------------------------------------- */
 
 /* Plans kept for the life of the backend; the plan cache revalidates them. */
@@ -1224,7 +1266,7 @@ static SPIPlanPtr plans[AL_STMT_COUNT];
 
 /*
  * prepared_plan: the kept plan of a statement, prepared on first use and
- * planned once per backend.  The caller has pinned the settings.
+ * planned once per backend, inside run_ours.
  */
 static SPIPlanPtr
 prepared_plan(AlStatementId id)
@@ -1252,6 +1294,71 @@ prepared_plan(AlStatementId id)
 }
 
 /*
+ * What run_ours runs: a statement, and what it returns.
+ */
+typedef struct Run
+{
+	AlStatementId id;
+	Datum	   *values;
+	const char *nulls;
+	long		tcount;
+	bool		cursor;			/* open a cursor rather than execute */
+	int			rc;
+	Portal		portal;
+} Run;
+
+/*
+ * run_counted: execute a statement (or open a cursor on it) as one of
+ * ours, so that whatever is planned meanwhile is planned with our settings
+ * (plan_ours); the count is restored whatever happens.
+ */
+static void
+run_counted(Run *run)
+{
+	const AlStatement *stmt = &statements[run->id];
+	AlPlanning	outer = ours_planning;
+
+	ours_running++;
+	ours_planning = stmt->planning;
+	PG_TRY();
+	{
+		SPIPlanPtr	plan = prepared_plan(run->id);
+
+		if (run->cursor)
+			run->portal = SPI_cursor_open(NULL, plan, run->values, NULL, stmt->read_only);
+		else
+			run->rc = SPI_execute_plan(plan, run->values, run->nulls, stmt->read_only, run->tcount);
+	}
+	PG_FINALLY();
+	{
+		ours_running--;
+		ours_planning = outer;
+	}
+	PG_END_TRY();
+}
+
+/*
+ * run_ours: run_counted, and one setting more.  plan_cache_mode decides
+ * planning outside the planner: force_custom_plan overrides our kept
+ * generic plans and plans every execution anew.  It is set back to auto
+ * around the execution, only when a caller set it.
+ */
+static void
+run_ours(Run *run)
+{
+	int			level = 0;
+
+	if (plan_cache_mode == PLAN_CACHE_MODE_FORCE_CUSTOM_PLAN)
+	{
+		level = NewGUCNestLevel();
+		(void) set_config_option("plan_cache_mode", "auto", PGC_SUSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+	}
+	run_counted(run);
+	unpin_settings(level);
+}
+
+/*
  * AlExecute: run a registered statement with the given parameters and
  * return its rows.
  *
@@ -1265,15 +1372,13 @@ AlResult
 AlExecute(AlStatementId id, Datum *values, const char *nulls, long tcount)
 {
 	const AlStatement *stmt = &statements[id];
-	int			level = pin_settings(stmt->planning);
+	Run			run = {id, values, nulls, tcount, false, 0, NULL};
 	AlResult	result;
-	int			rc;
 
-	rc = SPI_execute_plan(prepared_plan(id), values, nulls, stmt->read_only, tcount);
-	unpin_settings(level);
-	if (rc != stmt->expected)
+	run_ours(&run);
+	if (run.rc != stmt->expected)
 		elog(ERROR, "allocation: \"%s\" failed: %s",
-			 stmt->name, SPI_result_code_string(rc));
+			 stmt->name, SPI_result_code_string(run.rc));
 	result.tuptable = SPI_tuptable;
 	result.n = SPI_processed;
 	if (result.n == 0 && result.tuptable != NULL)
@@ -1328,16 +1433,13 @@ AlFree(AlResult result)
 Portal
 AlOpenCursor(AlStatementId id, Datum *values)
 {
-	const AlStatement *stmt = &statements[id];
-	int			level = pin_settings(stmt->planning);
-	Portal		portal;
+	Run			run = {id, values, NULL, 0, true, 0, NULL};
 
-	portal = SPI_cursor_open(NULL, prepared_plan(id), values, NULL, stmt->read_only);
-	unpin_settings(level);
-	if (portal == NULL)
+	run_ours(&run);
+	if (run.portal == NULL)
 		elog(ERROR, "allocation: could not open a cursor on \"%s\": %s",
-			 stmt->name, SPI_result_code_string(SPI_result));
-	return portal;
+			 statements[id].name, SPI_result_code_string(SPI_result));
+	return run.portal;
 }
 
 /* AlFetch: the next count rows of a cursor, as a result to free with AlFree. */
