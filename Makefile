@@ -1,7 +1,10 @@
 # Makefile for the allocation extension (PGXS).
 #
 #   make && make install     build and install into the server named by pg_config
+#                            (the extension, and bus/: allocation-relay and
+#                            allocation-consumer into its bindir)
 #   make installcheck        regress, isolation and TAP suites against a running server
+#   make check-bus           the bus programs' unit tests
 #   make demo / make test    the README's two commands (throwaway cluster, as root)
 #   make bench               the benchmark suite (QUICK=1 for a short run)
 
@@ -52,6 +55,24 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 $(OBJS): src/allocation.h
+
+# The bus programs are ordinary clients (libpq, hiredis, libcurl), built by
+# their own Makefile in a bus/ folder of the build tree.
+BUS_MAKE = $(MAKE) -C bus -f $(abspath $(srcdir))/bus/Makefile VPATH=$(abspath $(srcdir))/bus \
+	PG_CONFIG=$(PG_CONFIG) EXTRA_CFLAGS="$(PG_CFLAGS)"
+.PHONY: bus install-bus check-bus clean-bus
+all: bus
+bus:
+	@mkdir -p bus
+	$(BUS_MAKE)
+install: install-bus
+install-bus: bus
+	$(BUS_MAKE) install
+check-bus: bus
+	$(BUS_MAKE) check
+clean: clean-bus
+clean-bus:
+	$(BUS_MAKE) clean
 
 # Debian's pg_buildext builds in build-<version>/ with VPATH: objects go to
 # a src/ folder there.

@@ -200,8 +200,8 @@ def stream(script_dir, rows):
     that rate; WAL per allocation with wal_level replica and logical."""
     out = os.path.join(tempfile.mkdtemp(prefix="allocation-relay-"), "events.jsonl")
     psql("SELECT allocation.stream_setup('bench')", port=STREAM_PORT)
-    relay = subprocess.Popen(["/usr/bin/python3", os.path.join(ROOT, "examples/relay/relay.py"),
-                              "--dsn", "dbname=%s port=%s" % (DB, STREAM_PORT), "--slot", "bench", "--out", out])
+    relay = subprocess.Popen(["allocation-relay", "--dsn", "dbname=%s port=%s" % (DB, STREAM_PORT),
+                              "--slot", "bench", "--file", out])
     try:
         stream_rows, lags = [], []
         for round_number in range(1, ROUNDS + 1):

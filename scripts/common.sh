@@ -18,7 +18,9 @@ if [ -z "${PG_MAJOR:-}" ]; then
 fi
 PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
 export PATH="$PG_BIN:$PATH"	# this server's psql, pgbench and pg_dump, whatever else is installed
-PACKAGES=(build-essential "postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR" libipc-run-perl)
+# the extension, and bus/ (libpq, hiredis, libcurl)
+PACKAGES=(build-essential "postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR" libipc-run-perl
+	libpq-dev libhiredis-dev libcurl4-openssl-dev pkg-config)
 
 # Run a command as root (directly, or through sudo for a developer).
 as_root() {

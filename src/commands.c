@@ -113,9 +113,11 @@ run_command(text *command, text *payload)
 /*
  * is_transient: errors that say nothing about the command but about this
  * attempt (serialization failure, deadlock, lock timeout, cancel, shutdown,
- * lack of resources, internal errors): they abort the consumer's
- * transaction so that the command is delivered and tried again, rather
- * than becoming its answer.
+ * lack of memory or disk, I/O): they abort the consumer's transaction so
+ * that the command is delivered and tried again, rather than becoming its
+ * answer.  Everything else, internal errors and program limits included,
+ * would fail again the same way: it becomes the command's answer, so that
+ * one bad command never blocks the stream.
  */
 static bool
 is_transient(int sqlerrcode)
@@ -124,10 +126,8 @@ is_transient(int sqlerrcode)
 	{
 		case ERRCODE_TRANSACTION_ROLLBACK:	/* 40 */
 		case ERRCODE_INSUFFICIENT_RESOURCES:	/* 53 */
-		case ERRCODE_PROGRAM_LIMIT_EXCEEDED:	/* 54 */
 		case ERRCODE_OPERATOR_INTERVENTION:	/* 57 */
 		case ERRCODE_SYSTEM_ERROR:	/* 58 */
-		case ERRCODE_INTERNAL_ERROR:	/* XX */
 			return true;
 	}
 	return sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE;

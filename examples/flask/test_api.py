@@ -165,16 +165,16 @@ def test_batches_lists_available_quantities(client, random_suffix):
                      "purchased_quantity": 10, "available_quantity": 6}]
 
 
-# -- the relay -----------------------------------------------------------------
+# -- the NOTIFY listener --------------------------------------------------
 
-def test_relay_prints_events_only_after_commit(random_suffix):
+def test_notify_listener_prints_events_only_after_commit(random_suffix):
     dsn = os.environ["ALLOCATION_E2E_DSN"]
-    relay = subprocess.Popen([sys.executable, os.path.join(HERE, "relay.py"), "--count", "2"],
-                             env=dict(os.environ, ALLOCATION_DSN=dsn), stdout=subprocess.PIPE, text=True)
+    listener = subprocess.Popen([sys.executable, os.path.join(HERE, "notify_listener.py"), "--count", "2"],
+                                env=dict(os.environ, ALLOCATION_DSN=dsn), stdout=subprocess.PIPE, text=True)
     try:
-        assert json.loads(relay.stdout.readline()) == {"listening": ["line_allocated", "out_of_stock"]}
+        assert json.loads(listener.stdout.readline()) == {"listening": ["line_allocated", "out_of_stock"]}
         sku, ref, orderid = random_sku(random_suffix), random_batchref(random_suffix), random_orderid(random_suffix)
-        forger = psycopg2.connect(dsn)          # any role can NOTIFY: the relay skips what is not JSON
+        forger = psycopg2.connect(dsn)          # any role can NOTIFY: the listener skips what is not JSON
         forger.autocommit = True
         with forger.cursor() as cur:
             cur.execute("NOTIFY line_allocated, 'not json {'")
@@ -190,10 +190,10 @@ def test_relay_prints_events_only_after_commit(random_suffix):
             cur.execute("SELECT allocation.allocate(%s, %s, 1)", (orderid, sku))
             cur.execute("SELECT allocation.allocate(%s, %s, 1)", (orderid + "-2", sku))
         conn.close()
-        lines = [json.loads(relay.stdout.readline()) for _ in range(2)]
-        assert relay.wait(timeout=10) == 0
+        lines = [json.loads(listener.stdout.readline()) for _ in range(2)]
+        assert listener.wait(timeout=10) == 0
     finally:
-        relay.kill()
+        listener.kill()
     assert lines == [
         {"channel": "line_allocated", "payload": {"orderid": orderid, "sku": sku, "qty": 1, "batchref": ref}},
         {"channel": "out_of_stock", "payload": {"sku": sku}},

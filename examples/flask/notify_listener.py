@@ -1,14 +1,14 @@
-"""The NOTIFY relay: prints each line_allocated and out_of_stock event as a
+"""A NOTIFY listener: prints each line_allocated and out_of_stock event as a
 JSON line.  PostgreSQL delivers a NOTIFY only when its transaction commits,
 so nothing rolled back ever leaves the database.
 
 A wake-up for small set-ups, not a delivery guarantee: NOTIFY is opt-in
 (allocation.notify = on for the application's role), a notification sent
-while this relay is down is lost, and any role that can connect can send a
+while this listener is down is lost, and any role that can connect can send a
 forged one, so a payload that is not a JSON object is reported and skipped.
-For every event exactly once, use examples/relay/relay.py (logical decoding).
+For every event exactly once, use allocation-relay (bus/, logical decoding).
 
-Run it:  ALLOCATION_DSN="dbname=shop" /usr/bin/python3 relay.py
+Run it:  ALLOCATION_DSN="dbname=shop" /usr/bin/python3 notify_listener.py
 """
 import argparse
 import json
