@@ -103,8 +103,15 @@ backoff_wait(Backoff *backoff, const char *why)
 	if (backoff->wait_ms == 0)
 		backoff->wait_ms = 100;
 	if (!backoff->reported || backoff->wait_ms >= 1000)
-		log_error("%s unavailable (%s); retrying in %.1f s", backoff->what, why,
+	{
+		int			len = (int) strlen(why);
+
+		/* libpq's messages end with a newline, some span lines */
+		while (len > 0 && (why[len - 1] == '\n' || why[len - 1] == ' '))
+			len--;
+		log_error("%s unavailable (%.*s); retrying in %.1f s", backoff->what, len, why,
 				  backoff->wait_ms / 1000.0);
+	}
 	backoff->reported = true;
 	for (waited = 0; waited < backoff->wait_ms && !stop_requested; waited += 50)
 	{

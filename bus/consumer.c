@@ -278,6 +278,8 @@ connect_redis(Consumer *consumer)
 		return false;
 	}
 	freeReplyObject(reply);
+	log_info("reading %s as %s of group %s, listening on %s", consumer->options.stream,
+			 consumer->options.consumer, consumer->options.group, consumer->options.channel);
 	return true;
 }
 
@@ -543,12 +545,16 @@ read_commands(Consumer *consumer, bool *outage, redisReply **list)
 			reply->element[1]->elements > 0)
 		{
 			*list = reply->element[1];
+			log_info("taking over %zu entries another consumer left idle", (*list)->elements);
 			return reply;
 		}
 		if (r != 1 && reply->type == REDIS_REPLY_ARRAY && reply->elements == 1 &&
 			reply->element[0]->elements == 2 && reply->element[0]->element[1]->elements > 0)
 		{
 			*list = reply->element[0]->element[1];
+			if (r == 0)
+				log_info("taking up %zu pending entries (delivered before, not acknowledged)",
+						 (*list)->elements);
 			return reply;
 		}
 		freeReplyObject(reply);
@@ -685,6 +691,8 @@ main(int argc, char **argv)
 	}
 	drop_redis(&consumer);
 	PQfinish(consumer.postgres);
+	free(consumer.url.host);
+	buffer_free(&consumer.error);
 	log_info("stopped");
 	return 0;
 }

@@ -106,6 +106,15 @@ decoder_init(Decoder *decoder)
 	memset(decoder, 0, sizeof(Decoder));
 }
 
+/* decoder_free: what the decoder holds (a transaction underway, relations). */
+void
+decoder_free(Decoder *decoder)
+{
+	transaction_free(&decoder->current);
+	free(decoder->relations);
+	decoder_init(decoder);
+}
+
 void
 transaction_free(Transaction *transaction)
 {

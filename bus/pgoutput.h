@@ -63,6 +63,7 @@ typedef enum DecodeResult
 } DecodeResult;
 
 extern void decoder_init(Decoder *decoder);
+extern void decoder_free(Decoder *decoder);
 extern DecodeResult pgoutput_decode(Decoder *decoder, const unsigned char *message, size_t len,
 									Transaction *done);
 extern void transaction_free(Transaction *transaction);

@@ -542,8 +542,7 @@ stream(Relay *relay, PGconn *conn)
 			break;
 	}
 	batch_clear(relay);
-	transaction_free(&decoder.current);
-	free(decoder.relations);
+	decoder_free(&decoder);
 	return outcome;
 }
 
@@ -594,6 +593,7 @@ main(int argc, char **argv)
 	{
 		PGconn	   *conn;
 		Outcome		outcome;
+		char		start[32];
 
 		if (!open_sink(&relay))
 			break;
@@ -606,6 +606,8 @@ main(int argc, char **argv)
 			continue;
 		}
 		backoff_reset(&relay.postgres_backoff);
+		lsn_format(relay.position, start, sizeof(start));
+		log_info("streaming slot \"%s\" from %s into %s", relay.options.slot, start, relay.sink->what);
 		outcome = stream(&relay, conn);
 		PQfinish(conn);
 		if (outcome == OUTCOME_RETRY_SINK)
@@ -617,6 +619,9 @@ main(int argc, char **argv)
 			backoff_wait(&relay.postgres_backoff, relay.error.data);
 	}
 	relay.sink->close(relay.sink);
+	relay.sink->destroy(relay.sink);
+	free(relay.batch);
+	buffer_free(&relay.error);
 	log_info("stopped");
 	return 0;
 }

@@ -39,7 +39,10 @@ struct Sink
 	SinkStatus	(*deliver) (Sink *sink, Transaction *transactions, int ntransactions, Buffer *error);
 	/* record a position reached without events (a keepalive's) */
 	SinkStatus	(*note) (Sink *sink, Lsn position, Buffer *error);
+	/* disconnect or close; open may be called again */
 	void		(*close) (Sink *sink);
+	/* free the sink and all it holds, once closed */
+	void		(*destroy) (Sink *sink);
 	void	   *state;
 };
 

@@ -251,6 +251,20 @@ file_close(Sink *sink)
 	(void) sink;				/* the lock stays while the process runs */
 }
 
+static void
+file_destroy(Sink *sink)
+{
+	FileSink   *state = sink->state;
+
+	if (state->fd >= 0)
+		close(state->fd);		/* and with it the lock */
+	free(state->path);
+	free(state->state_path);
+	buffer_free(&state->lines);
+	free(state);
+	free(sink);
+}
+
 Sink *
 file_sink(const char *path)
 {
@@ -271,6 +285,7 @@ file_sink(const char *path)
 	sink->deliver = file_deliver;
 	sink->note = file_note;
 	sink->close = file_close;
+	sink->destroy = file_destroy;
 	sink->state = state;
 	return sink;
 }

@@ -350,6 +350,22 @@ redis_close(Sink *sink)
 	disconnect(sink->state);
 }
 
+static void
+redis_destroy(Sink *sink)
+{
+	RedisSink  *state = sink->state;
+	int			i;
+
+	for (i = 0; i < state->capacity; i++)
+		buffer_free(&state->args[i]);
+	free(state->args);
+	free(state->url.host);
+	free(state->stream);
+	free(state->position_key);
+	free(state);
+	free(sink);
+}
+
 /*
  * redis_sink: the Redis sink for redis://HOST:PORT[/DB] and a stream key;
  * fatal for a URL that is not one.
@@ -374,6 +390,7 @@ redis_sink(const char *url, const char *stream)
 	sink->deliver = redis_deliver;
 	sink->note = redis_note;
 	sink->close = redis_close;
+	sink->destroy = redis_destroy;
 	sink->state = state;
 	return sink;
 }

@@ -167,6 +167,20 @@ smtp_close(Sink *sink)
 	state->curl = NULL;
 }
 
+static void
+smtp_destroy(Sink *sink)
+{
+	SmtpSink   *state = sink->state;
+
+	free(state->url);
+	free(state->from);
+	free(state->to);
+	free(state->slot);
+	free(state);
+	free(sink);
+	curl_global_cleanup();
+}
+
 /*
  * smtp_sink: the SMTP sink for HOST:PORT, mails from and to the addresses
  * given; the slot names the stream in Message-IDs.
@@ -194,6 +208,7 @@ smtp_sink(const char *server, const char *from, const char *to, const char *slot
 	sink->deliver = smtp_deliver;
 	sink->note = smtp_note;
 	sink->close = smtp_close;
+	sink->destroy = smtp_destroy;
 	sink->state = state;
 	return sink;
 }

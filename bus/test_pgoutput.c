@@ -222,7 +222,7 @@ main(void)
 	ok(feed(&d, insert(16400, "7", "2026-11-30 01:02:03-05", "Allocated", "{}"), &done) == DECODED_ERROR,
 	   "a time not in UTC is refused");
 	ok(feed(&d, commit(0x4001, 0x4010), &done) == DECODED_ERROR, "a commit of another transaction is refused");
-	decoder_init(&d);
+	decoder_free(&d);
 	m.len = 0;
 	u8(&m, 'U');
 	ok(feed(&d, m, &done) == DECODED_ERROR, "an update is refused (the publication publishes inserts)");
@@ -244,5 +244,6 @@ main(void)
 	ok(!iso_utc("2026-11-30 01:02:03+01", iso, sizeof(iso)), "iso_utc: another offset is refused");
 	ok(!iso_utc("Mon Nov 30 01:02:03 2026 UTC", iso, sizeof(iso)), "iso_utc: another DateStyle is refused");
 	ok(!iso_utc("infinity", iso, sizeof(iso)), "iso_utc: infinity is refused");
+	decoder_free(&d);
 	return done_testing();
 }
