@@ -11,6 +11,7 @@ import os
 import psycopg2
 import psycopg2.pool
 from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException
 
 # The extension's SQLSTATEs as HTTP answers: the one place they are mapped.
 HTTP_STATUS = {
@@ -81,6 +82,8 @@ def field(body, name, kind, optional=False):
         return None
     if not isinstance(value, kind) or isinstance(value, bool):
         raise BadRequest("%s must be a %s" % (name, "string" if kind is str else "integer"), name)
+    if kind is str and "\x00" in value:    # PostgreSQL's text cannot hold it
+        raise BadRequest("%s must not contain the character U+0000" % name, name)
     if kind is int and not -2 ** 31 <= value < 2 ** 31:
         raise BadRequest("%s is out of range for an integer" % name, name)
     return value
@@ -110,11 +113,22 @@ def create_app(database):
         if status != 400:
             return jsonify(message=message), status
         # The extension's argument errors start with the argument's name
-        # ("qty must be at least 1, not 0"); AL001 is about the sku.
+        # ("qty must be at least 1, not 0"); AL001 is about the sku.  The
+        # argument came in the body or in the path.
         first_word = message.split(" ", 1)[0]
-        body = request.get_json(force=True, silent=True) or {}
-        name = "sku" if error.pgcode == "AL001" else first_word if first_word in body else None
+        body = request.get_json(force=True, silent=True)
+        fields = set(body if isinstance(body, dict) else ()) | set(request.view_args or ())
+        name = "sku" if error.pgcode == "AL001" else first_word if first_word in fields else None
         return jsonify(message=message, field=name), status
+
+    @app.errorhandler(HTTPException)
+    def http_error(error):
+        # unknown routes (404), methods (405) and the like answer JSON too
+        return jsonify(message=error.description), error.code
+
+    @app.errorhandler(500)
+    def internal_error(error):
+        return jsonify(message="internal error"), 500
 
     @app.post("/add_batch")
     def add_batch():

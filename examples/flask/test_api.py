@@ -138,6 +138,37 @@ def test_values_the_database_refuses_are_400(client, random_suffix):
     assert response.get_json()["field"] == "eta"
 
 
+def test_a_nul_character_is_400_naming_its_field(client, random_suffix):
+    sku = random_sku(random_suffix)
+    for body, name in [({"orderid": "o\u0000", "sku": sku, "qty": 1}, "orderid"),
+                       ({"orderid": "o", "sku": "\u0000", "qty": 1}, "sku")]:
+        response = client.post("/allocate", json=body)
+        assert response.status_code == 400, body
+        assert response.get_json() == {"message": "%s must not contain the character U+0000" % name,
+                                       "field": name}
+    response = client.post("/add_batch", data='{"ref": "r\\u0000", "sku": "s", "qty": 1, "eta": null}')
+    assert response.status_code == 400
+    assert response.get_json()["field"] == "ref"
+
+
+def test_an_order_id_in_the_path_is_named_when_refused(client):
+    for path, message in [("/allocations/%20", "orderid must not be empty or blank"),
+                          ("/allocations/" + "o" * 256, "orderid is too long")]:
+        response = client.get(path)
+        assert response.status_code == 400, path
+        assert message in response.get_json()["message"], path
+        assert response.get_json()["field"] == "orderid", path
+
+
+def test_unknown_routes_and_methods_answer_json(client):
+    response = client.get("/no-such-route")
+    assert response.status_code == 404
+    assert "message" in response.get_json()
+    response = client.get("/allocate")
+    assert response.status_code == 405
+    assert "message" in response.get_json()
+
+
 def test_deallocate_frees_the_line(client, random_suffix):
     sku, ref, orderid = random_sku(random_suffix), random_batchref(random_suffix), random_orderid(random_suffix)
     post_to_add_batch(client, ref, sku, 5, None)
