@@ -107,6 +107,8 @@ static const char change_sql[] =
 	"           (c.p OPERATOR(pg_catalog.->>) 'qty')::pg_catalog.int4)\n"
 	"FROM (SELECT $1::pg_catalog.jsonb) AS c (p)";
 
+static bool take_messages(Consumer *consumer);
+
 static void
 usage(void)
 {
@@ -503,6 +505,60 @@ answer(Consumer *consumer, Entry *entries, int n)
 }
 
 /*
+ * read_new: new entries, waiting for them up to READ_BLOCK_MS.  While Redis
+ * holds the XREADGROUP ... BLOCK, the book's channel is served as messages
+ * come, so that a change_batch_quantity never waits for the stream.  NULL
+ * for a failure (consumer->error says what; the connections are dropped),
+ * or when a stop was requested.
+ */
+static redisReply *
+read_new(Consumer *consumer)
+{
+	redisContext *redis = consumer->redis;
+	void	   *reply = NULL;
+	int			written = 0;
+
+	if (redisAppendCommand(redis, "XREADGROUP GROUP %s %s COUNT %d BLOCK %d STREAMS %s >",
+						   consumer->options.group, consumer->options.consumer, BATCH_ENTRIES,
+						   READ_BLOCK_MS, consumer->options.stream) != REDIS_OK)
+		goto failed;
+	while (!written)
+	{
+		if (redisBufferWrite(redis, &written) != REDIS_OK)
+			goto failed;
+	}
+	for (;;)
+	{
+		struct pollfd fds[2] = {{redis->fd, POLLIN, 0}, {consumer->subscriber->fd, POLLIN, 0}};
+		int			ready;
+
+		if (redisGetReplyFromReader(redis, &reply) != REDIS_OK)
+			goto failed;
+		if (reply != NULL)
+			return reply;
+		ready = poll(fds, 2, READ_BLOCK_MS + 5000);
+		if (stop_requested)
+			return NULL;
+		if (ready == 0)
+		{
+			buffer_printf(&consumer->error, "no answer to XREADGROUP");
+			drop_redis(consumer);
+			return NULL;
+		}
+		if (ready < 0)
+			continue;			/* a signal */
+		if (fds[1].revents != 0 && !take_messages(consumer))
+			return NULL;		/* the connections are dropped */
+		if (fds[0].revents != 0 && redisBufferRead(redis) != REDIS_OK)
+			goto failed;
+	}
+failed:
+	buffer_printf(&consumer->error, "%s", redis->errstr);
+	drop_redis(consumer);
+	return NULL;
+}
+
+/*
  * read_commands: a batch of entries: this consumer's own pending ones first
  * (a restart), then those another consumer left idle, then new ones
  * (waiting briefly).  NULL and *outage when Redis failed.
@@ -527,9 +583,14 @@ read_commands(Consumer *consumer, bool *outage, redisReply **list)
 								 consumer->options.stream, consumer->options.group, consumer->options.consumer,
 								 TAKE_OVER_IDLE_MS, BATCH_ENTRIES);
 		else
-			reply = redisCommand(consumer->redis, "XREADGROUP GROUP %s %s COUNT %d BLOCK %d STREAMS %s >",
-								 consumer->options.group, consumer->options.consumer, BATCH_ENTRIES,
-								 READ_BLOCK_MS, consumer->options.stream);
+		{
+			reply = read_new(consumer);
+			if (reply == NULL)
+			{
+				*outage = !stop_requested;
+				return NULL;
+			}
+		}
 		if (reply == NULL || reply->type == REDIS_REPLY_ERROR)
 		{
 			buffer_printf(&consumer->error, "reading %s entries: %s", reads[r],
