@@ -11,6 +11,7 @@
 #ifndef BUS_PGOUTPUT_H
 #define BUS_PGOUTPUT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 

@@ -24,6 +24,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <libgen.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common.h"
 #include "json.h"
+#include "pgoutput.h"
 #include "sink.h"
 
 typedef struct FileSink

@@ -17,6 +17,7 @@
  *-------------------------------------------------------------------------
  */
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +25,9 @@
 
 #include <hiredis/hiredis.h>
 
+#include "common.h"
 #include "json.h"
+#include "pgoutput.h"
 #include "sink.h"
 
 /*

@@ -15,13 +15,16 @@
  *
  *-------------------------------------------------------------------------
  */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <curl/curl.h>
 
+#include "common.h"
 #include "json.h"
+#include "pgoutput.h"
 #include "sink.h"
 
 typedef struct SmtpSink

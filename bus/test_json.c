@@ -8,8 +8,10 @@
  *
  *-------------------------------------------------------------------------
  */
+#include "common.h"
 #include "json.h"
 #include "tap.h"
+#include <stdio.h>
 
 static const char *
 field(const char *text, const char *key)

@@ -10,7 +10,9 @@
  *
  *-------------------------------------------------------------------------
  */
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "pgoutput.h"
 #include "tap.h"

@@ -11,8 +11,10 @@ CREATE DATABASE al_collation_icu TEMPLATE template0 ENCODING 'UTF8'
     LOCALE 'C.UTF-8' LOCALE_PROVIDER icu ICU_LOCALE 'en-US';
 \c al_collation_icu
 CREATE EXTENSION allocation;
-SELECT datlocprovider, daticulocale, 'batch-a' < 'BATCH-B' AS collation_puts_lower_first
-FROM pg_database WHERE datname = current_database();
+-- the ICU locale is daticulocale up to 16, datlocale from 17
+SELECT datlocprovider, COALESCE(to_jsonb(d) ->> 'datlocale', to_jsonb(d) ->> 'daticulocale') AS icu_locale,
+       'batch-a' < 'BATCH-B' AS collation_puts_lower_first
+FROM pg_database AS d WHERE datname = current_database();
 
 -- ties between batches of the same eta go to the lower reference in bytes
 BEGIN;

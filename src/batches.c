@@ -10,9 +10,11 @@
  */
 #include "postgres.h"
 
+#include "datatype/timestamp.h"
 #include "miscadmin.h"
 #include "nodes/pg_list.h"
 #include "utils/builtins.h"
+#include "utils/portal.h"
 #include "utils/timestamp.h"
 
 #include "allocation.h"

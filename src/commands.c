@@ -21,8 +21,11 @@
 
 #include <string.h>
 
+#include "access/tupdesc.h"
 #include "access/xact.h"
+#include "executor/spi.h"
 #include "funcapi.h"
+#include "nodes/execnodes.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/fmgrprotos.h"

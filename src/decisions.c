@@ -37,6 +37,7 @@
 #include "common/hashfn.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "nodes/execnodes.h"
 #include "storage/lock.h"
 #include "storage/lockdefs.h"
 #include "utils/builtins.h"

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "commands/async.h"
+#include "datatype/timestamp.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/timestamp.h"

@@ -16,8 +16,10 @@
 #include "postgres.h"
 
 #include "catalog/pg_type_d.h"
+#include "datatype/timestamp.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "nodes/execnodes.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"

@@ -13,8 +13,10 @@
 #include "postgres.h"
 
 #include "catalog/pg_type_d.h"
+#include "datatype/timestamp.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "nodes/execnodes.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"

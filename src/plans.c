@@ -18,13 +18,18 @@
  */
 #include "postgres.h"
 
+#include "access/htup.h"
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
+#include "nodes/params.h"
+#include "nodes/parsenodes.h"
+#include "nodes/plannodes.h"
 #include "optimizer/planner.h"
 #include "utils/guc.h"
 #include "utils/plancache.h"
 #include "utils/guc_tables.h"
 #include "utils/memutils.h"
+#include "utils/portal.h"
 
 #include "allocation.h"
 

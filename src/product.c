@@ -21,8 +21,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "access/xact.h"
 #include "common/hashfn.h"
 #include "common/int.h"
+#include "datatype/timestamp.h"
 #include "miscadmin.h"
 #include "storage/lock.h"
 #include "storage/lockdefs.h"

@@ -11,7 +11,9 @@
  */
 #include "postgres.h"
 
+#include "access/tupdesc.h"
 #include "funcapi.h"
+#include "nodes/execnodes.h"
 #include "utils/tuplestore.h"
 
 #include "allocation.h"

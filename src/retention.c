@@ -15,7 +15,9 @@
  */
 #include "postgres.h"
 
+#include "datatype/timestamp.h"
 #include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
 #include "utils/timestamp.h"
 
 #include "allocation.h"

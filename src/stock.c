@@ -21,6 +21,7 @@
 #include "postgres.h"
 
 #include "catalog/pg_type_d.h"
+#include "datatype/timestamp.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
