@@ -61,7 +61,12 @@ extern int64 AlTtlArg(FunctionCallInfo fcinfo, int argno, const char *argname);
 extern void AlConnect(void);
 extern void AlFinish(void);
 extern text *AlReturnText(text *value);
+/* PostgreSQL 18 spells "does not return" before the declaration */
+#if PG_VERSION_NUM >= 180000
+pg_noreturn extern void AlBatchExists(text *ref);
+#else
 extern void AlBatchExists(text *ref) pg_attribute_noreturn();
+#endif
 extern void AlCommitWithoutFlush(void);
 
 /* in schema.c */
