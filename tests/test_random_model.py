@@ -256,7 +256,7 @@ class Model:
         if find_only:
             return None
         others = [h for (hid, _), h in self.holds.items() if hid == holdid and h["expires"] > self.clock]
-        if others and others[0]["orderid"] is not None:
+        if self.confirmed(holdid):
             raise Failure("AL004")
         expires, born = (others[0]["expires"], others[0]["born"]) if others else (self.clock + ttl, None)
         ref = self.put_hold(holdid, sku, qty, expires, born)
@@ -265,6 +265,11 @@ class Model:
         else:
             self.versions[sku] += 1
         return ref
+
+    def confirmed(self, holdid):
+        """Whether the hold is live and was confirmed: no line may be added."""
+        live = [h for (hid, _), h in self.holds.items() if hid == holdid and h["expires"] > self.clock]
+        return bool(live) and live[0]["orderid"] is not None
 
     def hold_lines(self, holdid):
         return sorted((k for k in self.holds if k[0] == holdid), key=lambda k: k[1].encode())
@@ -280,6 +285,10 @@ class Model:
             raise Failure("AL004")
         if any(h["orderid"] is not None and h["orderid"] != orderid for h in holds):
             raise Failure("AL004")
+        if all(h["orderid"] is not None for h in holds):
+            # confirmed before: what the order holds of the hold's skus now
+            # (a line deallocated since left out, a moved one on its new batch)
+            return [(sku, self.lines[(orderid, sku)]["batch"]) for (_, sku) in keys if (orderid, sku) in self.lines]
         if all(h["orderid"] is None for h in holds):
             for (_, sku), hold in zip(keys, holds):
                 if (orderid, sku) in self.lines:
@@ -356,7 +365,11 @@ class Model:
         order = self.order_lines(skus, qtys)
         for sku, _ in order:
             self.reclaim(sku)
-        found = {sku: self.hold_line(holdid, sku, qty, ttl, find_only=True) for sku, qty in order}
+        found = {}
+        for sku, qty in order:                  # in lock order, each line found or refused
+            found[sku] = self.hold_line(holdid, sku, qty, ttl, find_only=True)
+            if found[sku] is None and self.confirmed(holdid):   # before any stock is looked at
+                raise Failure("AL004")
         new = [(sku, qty) for sku, qty in order if found[sku] is None]
         short = [sku for sku, qty in new if self.best_batch(sku, qty) is None]
         if short:
