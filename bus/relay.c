@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libpq-fe.h>
 
@@ -36,12 +37,24 @@
 #include "pgoutput.h"
 #include "sink.h"
 
-/* A batch is delivered when the stream pauses, or at these bounds. */
+/*
+ * A batch is delivered when a linger brings nothing more, or at these
+ * bounds; the stream is read a linger's worth at a time.
+ */
 #define BATCH_MAX_EVENTS 5000
 #define BATCH_MAX_WAIT_USEC 20000
 #define BATCH_LINGER_USEC 2000
-/* How often the relay tells the server where it is, when nothing else does. */
+/*
+ * How often the relay tells the server where it is: at most every 100 ms
+ * after a delivery (the slot keeps WAL a little longer, nothing else
+ * waits for it), and every 10 s when nothing happens.  A position the
+ * server passed without events (a keepalive's) is written to the sink at
+ * most once a second: under load the server sends one after almost every
+ * transaction, and each would cost the sink a durable write.
+ */
+#define FEEDBACK_INTERVAL_USEC INT64_C(100000)
 #define STATUS_INTERVAL_USEC INT64_C(10000000)
+#define NOTE_INTERVAL_USEC INT64_C(1000000)
 
 typedef struct Options
 {
@@ -71,6 +84,8 @@ typedef struct Relay
 	Lsn			position;		/* the sink holds every transaction ending at or before it */
 	Lsn			received;		/* the furthest the server has sent */
 	Lsn			keepalive;		/* a position the server says it passed, to note */
+	Lsn			reported;		/* the position the server was last told */
+	int64_t		last_note;		/* when a keepalive's position was last noted */
 	Transaction *batch;
 	int			nbatch;
 	int			batch_events;
@@ -359,6 +374,7 @@ send_status(Relay *relay, PGconn *conn)
 	put_u64(message + 25, (uint64_t) (now_usec() - PG_EPOCH_OFFSET_USEC));
 	message[33] = 0;
 	relay->last_status = now_usec();
+	relay->reported = relay->position;
 	return PQputCopyData(conn, message, sizeof(message)) == 1 && PQflush(conn) == 0;
 }
 
@@ -385,25 +401,43 @@ batch_add(Relay *relay, Transaction *transaction)
 	relay->batch_events += transaction->nevents;
 }
 
+/* status_due: a position the server was not told, or a long silence */
+static bool
+status_due(Relay *relay, int64_t now)
+{
+	return now - relay->last_status >= (relay->position > relay->reported ? FEEDBACK_INTERVAL_USEC
+										: STATUS_INTERVAL_USEC);
+}
+
+/* note_due: a keepalive's position past the sink's, not noted for a while */
+static bool
+note_due(Relay *relay, int64_t now)
+{
+	return relay->keepalive > relay->position && now - relay->last_note >= NOTE_INTERVAL_USEC;
+}
+
 /*
  * deliver: hand the batch to the sink and, once it holds it, move the
- * position (and note a keepalive's position past it).  False when the
- * sink failed: the batch is dropped, and the server will send it again.
+ * position (and note a keepalive's position past it, when due).  False
+ * when the sink failed: the batch is dropped, and the server will send it
+ * again.
  */
 static bool
 deliver(Relay *relay)
 {
 	SinkStatus	status = SINK_OK;
 	Lsn			end = relay->nbatch > 0 ? relay->batch[relay->nbatch - 1].end_lsn : relay->position;
+	int64_t		now = now_usec();
 
 	buffer_reset(&relay->error);
 	if (relay->nbatch > 0)
 		status = relay->sink->deliver(relay->sink, relay->batch, relay->nbatch, &relay->error);
 	batch_clear(relay);
-	if (status == SINK_OK && relay->keepalive > end)
+	if (status == SINK_OK && relay->keepalive > end && note_due(relay, now))
 	{
 		status = relay->sink->note(relay->sink, relay->keepalive, &relay->error);
 		end = relay->keepalive;
+		relay->last_note = now;
 	}
 	if (status == SINK_FATAL)
 		fatal("%s refused the events: %s", relay->sink->what, relay->error.data);
@@ -467,6 +501,7 @@ stream(Relay *relay, PGconn *conn)
 {
 	Decoder		decoder;
 	Outcome		outcome = OUTCOME_RETRY_POSTGRES;
+	bool		lingered = false;	/* the last linger brought nothing yet */
 
 	decoder_init(&decoder);
 	relay->received = relay->position;
@@ -487,26 +522,48 @@ stream(Relay *relay, PGconn *conn)
 		len = PQgetCopyData(conn, &message, 1);
 		if (len > 0)
 		{
+			lingered = false;
 			handle_message(relay, conn, &decoder, message, len);
 			PQfreemem(message);
 			if (relay->batch_events < BATCH_MAX_EVENTS &&
 				(relay->nbatch == 0 || now_usec() - relay->batch_started < BATCH_MAX_WAIT_USEC))
 				continue;
 		}
+		else if (len == 0 && relay->nbatch > 0)
+		{
+			/*
+			 * Nothing buffered and a batch in hand: let more of the stream
+			 * arrive, then read it all at once (one wake-up per linger, not
+			 * one per message); deliver when a linger brought nothing or the
+			 * batch is old enough.
+			 */
+			if (!lingered && now_usec() - relay->batch_started < BATCH_MAX_WAIT_USEC)
+			{
+				struct timespec pause = {0, BATCH_LINGER_USEC * 1000};
+
+				nanosleep(&pause, NULL);
+				lingered = true;
+				if (PQconsumeInput(conn) == 0)
+				{
+					buffer_printf(&relay->error, "%s", PQerrorMessage(conn));
+					break;
+				}
+				continue;
+			}
+		}
 		else if (len == 0)
 		{
-			/* nothing buffered: linger a little for more, or deliver */
+			/* nothing in hand: wait for the stream, or until a status or note is due */
 			struct pollfd pfd = {PQsocket(conn), POLLIN, 0};
-			int64_t		wait_usec;
+			int64_t		now = now_usec();
+			int64_t		wait_usec = STATUS_INTERVAL_USEC - (now - relay->last_status);
 
-			if (relay->nbatch > 0 || relay->keepalive > relay->position)
-			{
-				int64_t		age = relay->nbatch > 0 ? now_usec() - relay->batch_started : BATCH_MAX_WAIT_USEC;
-
-				wait_usec = age < BATCH_MAX_WAIT_USEC ? BATCH_LINGER_USEC : 0;
-			}
-			else
-				wait_usec = STATUS_INTERVAL_USEC - (now_usec() - relay->last_status);
+			if (relay->position > relay->reported &&
+				FEEDBACK_INTERVAL_USEC - (now - relay->last_status) < wait_usec)
+				wait_usec = FEEDBACK_INTERVAL_USEC - (now - relay->last_status);
+			if (relay->keepalive > relay->position &&
+				NOTE_INTERVAL_USEC - (now - relay->last_note) < wait_usec)
+				wait_usec = NOTE_INTERVAL_USEC - (now - relay->last_note);
 			if (wait_usec > 0 && poll(&pfd, 1, (int) ((wait_usec + 999) / 1000)) > 0)
 			{
 				if (PQconsumeInput(conn) == 0)
@@ -529,17 +586,12 @@ stream(Relay *relay, PGconn *conn)
 			break;
 		}
 
-		if (relay->nbatch > 0 || relay->keepalive > relay->position)
+		if ((relay->nbatch > 0 || note_due(relay, now_usec())) && !deliver(relay))
 		{
-			if (!deliver(relay))
-			{
-				outcome = OUTCOME_RETRY_SINK;
-				break;
-			}
-			if (!send_status(relay, conn))
-				break;
+			outcome = OUTCOME_RETRY_SINK;
+			break;
 		}
-		else if (now_usec() - relay->last_status >= STATUS_INTERVAL_USEC && !send_status(relay, conn))
+		if (status_due(relay, now_usec()) && !send_status(relay, conn))
 			break;
 	}
 	batch_clear(relay);
