@@ -22,6 +22,7 @@
 #include "datatype/timestamp.h"
 #include "executor/spi.h"
 #include "fmgr.h"			/* IWYU pragma: export */
+#include "storage/lock.h"
 #include "utils/elog.h"
 #include "utils/portal.h"
 
@@ -176,6 +177,7 @@ extern void AlRecordReleased(text *holdid, text *sku, int32 qty, const char *rea
 extern void AlNotify(const char *event, Datum payload);
 
 /* in product.c */
+extern void AlLockTag(LOCKTAG *tag, text *key, uint64 seed, uint16 field4, LOCKMETHODID method);
 typedef struct AlOrderLine
 {
 	text	   *sku;

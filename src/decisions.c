@@ -34,9 +34,7 @@
 #include <string.h>
 
 #include "catalog/pg_type_d.h"
-#include "common/hashfn.h"
 #include "funcapi.h"
-#include "miscadmin.h"
 #include "nodes/execnodes.h"
 #include "storage/lock.h"
 #include "storage/lockdefs.h"
@@ -55,21 +53,13 @@ static LOCKTAG held_order;
 static bool holding_order = false;
 
 /*
- * order_tag: the lock tag of an order's lock.
+ * order_tag: the lock tag of an order's lock, a session lock
+ * (USER_LOCKMETHOD: a backend's session locks of it go when it exits).
  */
 static void
 order_tag(LOCKTAG *tag, text *orderid)
 {
-	uint64		hash = hash_bytes_extended((const unsigned char *) VARDATA_ANY(orderid),
-										   VARSIZE_ANY_EXHDR(orderid), AL_ORDER_HASH_SEED);
-
-	tag->locktag_field1 = MyDatabaseId;
-	tag->locktag_field2 = (uint32) (hash >> 32);
-	tag->locktag_field3 = (uint32) hash;
-	tag->locktag_field4 = AL_LOCK_ORDER;
-	tag->locktag_type = LOCKTAG_USERLOCK;
-	/* USER_LOCKMETHOD: a backend's session locks of it go when it exits */
-	tag->locktag_lockmethodid = USER_LOCKMETHOD;
+	AlLockTag(tag, orderid, AL_ORDER_HASH_SEED, AL_LOCK_ORDER, USER_LOCKMETHOD);
 }
 
 /* unlock_order: give back the order lock this session holds, if any. */

@@ -45,23 +45,25 @@
 #define AL_LOCK_HASH_SEED UINT64CONST(0x616c6c6f63617465)
 
 /*
- * lock_tag: a "userlock" lock tag of lock space field4 for an identifier:
+ * AlLockTag: a "userlock" lock tag of lock space field4 for an identifier:
  * the lock type no SQL function takes, unlike the advisory locks an
- * application may use, keyed by the database and a 64-bit hash of the
- * identifier.  Two identifiers sharing a hash would only share a lock.
+ * application may use, keyed by the database and a 64-bit hash (seed) of
+ * the identifier.  Two identifiers sharing a hash would only share a lock.
+ * method is DEFAULT_LOCKMETHOD for transaction locks, USER_LOCKMETHOD for
+ * session locks, which go when the backend exits.
  */
-static void
-lock_tag(LOCKTAG *tag, text *key, uint16 field4)
+void
+AlLockTag(LOCKTAG *tag, text *key, uint64 seed, uint16 field4, LOCKMETHODID method)
 {
 	uint64		hash = hash_bytes_extended((const unsigned char *) VARDATA_ANY(key),
-										   VARSIZE_ANY_EXHDR(key), AL_LOCK_HASH_SEED);
+										   VARSIZE_ANY_EXHDR(key), seed);
 
 	tag->locktag_field1 = MyDatabaseId;
 	tag->locktag_field2 = (uint32) (hash >> 32);
 	tag->locktag_field3 = (uint32) hash;
 	tag->locktag_field4 = field4;
 	tag->locktag_type = LOCKTAG_USERLOCK;
-	tag->locktag_lockmethodid = DEFAULT_LOCKMETHOD;
+	tag->locktag_lockmethodid = method;
 }
 
 /*
@@ -97,7 +99,7 @@ AlLockProduct(text *sku, bool queue)
 	{
 		LOCKTAG		tag;
 
-		lock_tag(&tag, sku, AL_LOCK_PRODUCT);
+		AlLockTag(&tag, sku, AL_LOCK_HASH_SEED, AL_LOCK_PRODUCT, DEFAULT_LOCKMETHOD);
 		(void) LockAcquire(&tag, ExclusiveLock, false, false);
 	}
 
@@ -139,7 +141,7 @@ AlLockHold(text *holdid, bool exclusive)
 {
 	LOCKTAG		tag;
 
-	lock_tag(&tag, holdid, AL_LOCK_HOLD);
+	AlLockTag(&tag, holdid, AL_LOCK_HASH_SEED, AL_LOCK_HOLD, DEFAULT_LOCKMETHOD);
 	(void) LockAcquire(&tag, exclusive ? ExclusiveLock : ShareLock, false, false);
 }
 
