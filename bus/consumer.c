@@ -202,6 +202,22 @@ drop_redis(Consumer *consumer)
 	consumer->redis = consumer->subscriber = NULL;
 }
 
+/*
+ * redis_failed: a call on one of the consumer's connections failed (no
+ * reply, or not the one wanted): say why in consumer->error, free the
+ * reply, and drop both connections, to be made again after a pause.
+ */
+static void
+redis_failed(Consumer *consumer, redisContext *redis, const char *what, redisReply *reply)
+{
+	buffer_printf(&consumer->error, "%s: %s", what,
+				  reply == NULL ? redis->errstr :
+				  reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+	if (reply)
+		freeReplyObject(reply);
+	drop_redis(consumer);
+}
+
 static redisContext *
 connect_one(Consumer *consumer)
 {
@@ -253,20 +269,14 @@ connect_redis(Consumer *consumer)
 						 consumer->options.group);
 	if (reply == NULL || (reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "BUSYGROUP", 9) != 0))
 	{
-		buffer_printf(&consumer->error, "XGROUP CREATE: %s", reply ? reply->str : consumer->redis->errstr);
-		if (reply)
-			freeReplyObject(reply);
-		drop_redis(consumer);
+		redis_failed(consumer, consumer->redis, "XGROUP CREATE", reply);
 		return false;
 	}
 	freeReplyObject(reply);
 	reply = redisCommand(consumer->redis, "SCRIPT LOAD %s", answer_script);
 	if (reply == NULL || reply->type != REDIS_REPLY_STRING)
 	{
-		buffer_printf(&consumer->error, "SCRIPT LOAD: %s", reply ? "refused" : consumer->redis->errstr);
-		if (reply)
-			freeReplyObject(reply);
-		drop_redis(consumer);
+		redis_failed(consumer, consumer->redis, "SCRIPT LOAD", reply);
 		return false;
 	}
 	snprintf(consumer->script_sha, sizeof(consumer->script_sha), "%s", reply->str);
@@ -274,10 +284,7 @@ connect_redis(Consumer *consumer)
 	reply = redisCommand(consumer->subscriber, "SUBSCRIBE %s", consumer->options.channel);
 	if (reply == NULL || reply->type == REDIS_REPLY_ERROR)
 	{
-		buffer_printf(&consumer->error, "SUBSCRIBE: %s", reply ? reply->str : consumer->subscriber->errstr);
-		if (reply)
-			freeReplyObject(reply);
-		drop_redis(consumer);
+		redis_failed(consumer, consumer->subscriber, "SUBSCRIBE", reply);
 		return false;
 	}
 	freeReplyObject(reply);
@@ -495,10 +502,7 @@ answer(Consumer *consumer, Entry *entries, int n)
 	free(argv);
 	if (reply == NULL || reply->type == REDIS_REPLY_ERROR)
 	{
-		buffer_printf(&consumer->error, "%s", reply ? reply->str : consumer->redis->errstr);
-		if (reply)
-			freeReplyObject(reply);
-		drop_redis(consumer);
+		redis_failed(consumer, consumer->redis, "answering", reply);
 		return false;
 	}
 	freeReplyObject(reply);
@@ -554,8 +558,7 @@ read_new(Consumer *consumer)
 			goto failed;
 	}
 failed:
-	buffer_printf(&consumer->error, "%s", redis->errstr);
-	drop_redis(consumer);
+	redis_failed(consumer, redis, "reading new entries", NULL);
 	return NULL;
 }
 
@@ -567,7 +570,8 @@ failed:
 static redisReply *
 read_commands(Consumer *consumer, bool *outage, redisReply **list)
 {
-	static const char *const reads[] = {"pending", "idle", "new"};
+	static const char *const reads[] = {"reading pending entries", "reading idle entries",
+	"reading new entries"};
 	int			r;
 
 	*outage = false;
@@ -594,11 +598,7 @@ read_commands(Consumer *consumer, bool *outage, redisReply **list)
 		}
 		if (reply == NULL || reply->type == REDIS_REPLY_ERROR)
 		{
-			buffer_printf(&consumer->error, "reading %s entries: %s", reads[r],
-						  reply ? reply->str : consumer->redis->errstr);
-			if (reply)
-				freeReplyObject(reply);
-			drop_redis(consumer);
+			redis_failed(consumer, consumer->redis, reads[r], reply);
 			*outage = true;
 			return NULL;
 		}
