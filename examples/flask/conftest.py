@@ -83,6 +83,21 @@ def free_port():
         return sock.getsockname()[1]
 
 
+def wait_for_port(port, process, what):
+    """Wait until a process started in the background listens on port;
+    kill it and fail when it exits or takes more than 20 s."""
+    deadline = time.time() + 20
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.time() > deadline or process.poll() is not None:
+                process.kill()
+                raise RuntimeError("%s did not start" % what)
+            time.sleep(0.05)
+
+
 @pytest.fixture(scope="session")
 def server():
     """app.py as a real server process on a local port, for the session."""
@@ -90,16 +105,7 @@ def server():
     env = dict(os.environ, ALLOCATION_DSN=os.environ["ALLOCATION_E2E_DSN"])
     process = subprocess.Popen([sys.executable, os.path.join(HERE, "app.py"), "--port", str(port)],
                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 20
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if time.time() > deadline or process.poll() is not None:
-                process.kill()
-                raise RuntimeError("app.py did not start")
-            time.sleep(0.1)
+    wait_for_port(port, process, "app.py")
     yield "http://127.0.0.1:%d" % port
     process.terminate()
     process.wait(timeout=10)

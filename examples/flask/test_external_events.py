@@ -10,7 +10,6 @@ found on PATH (pg_config --bindir)."""
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
@@ -19,20 +18,8 @@ import time
 import pytest
 import redis
 
-from conftest import HttpClient, free_port
+from conftest import HttpClient, free_port, wait_for_port
 from test_api import post_to_add_batch, random_batchref, random_orderid, random_sku
-
-
-def wait_for_port(port, process, what):
-    deadline = time.time() + 20
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            if time.time() > deadline or process.poll() is not None:
-                raise RuntimeError("%s did not start" % what)
-            time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")
