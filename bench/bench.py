@@ -31,6 +31,8 @@ import time
 
 import psycopg2
 
+from steady import WARMUP, steady_tps
+
 QUICK = os.environ.get("QUICK") == "1"
 SECONDS = int(os.environ.get("BENCH_SECONDS", 1 if QUICK else 3))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", 1 if QUICK else 3))
@@ -87,8 +89,7 @@ def psql(sql, db=DB, port=None):
 
 
 def pgbench(script_dir, workload, clients, seconds=None, port=None, host=None, mode="prepared", rate=None):
-    args = ["pgbench", "-n", "-M", mode, "-T", str(seconds or SECONDS), "-c", str(clients),
-            "-j", str(min(clients, 4))]
+    args = ["-n", "-M", mode, "-c", str(clients), "-j", str(min(clients, 4))]
     if port:
         args += ["-p", port]
     if host:
@@ -99,11 +100,7 @@ def pgbench(script_dir, workload, clients, seconds=None, port=None, host=None, m
         args += ["-b", "tpcb-like"]
     else:
         args += ["-f", os.path.join(script_dir, workload + ".sql")]
-    result = subprocess.run(args + [DB], capture_output=True, text=True)
-    match = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", result.stdout)
-    if result.returncode != 0 or not match:
-        sys.exit("pgbench %s failed:\n%s%s" % (workload, result.stdout, result.stderr))
-    return float(match.group(1))
+    return steady_tps(args + [DB], seconds or SECONDS)
 
 
 def write_expired_holds():
@@ -479,8 +476,8 @@ def main():
 
 def report(rows, streamed, calls, plans, version, cpus, csv_path):
     print()
-    print("allocation benchmark: PostgreSQL %s, %d CPUs, %d round(s) of %d s per point, medians, default settings"
-          % (version, cpus, ROUNDS, SECONDS))
+    print("allocation benchmark: PostgreSQL %s, %d CPUs, %d round(s) of %d s per point after %d s of warm-up, "
+          "medians, default settings" % (version, cpus, ROUNDS, SECONDS, WARMUP))
     print()
     print("%-14s %7s %10s %8s %16s" % ("workload", "clients", "tps", "x tpcb", "x same at 1"))
     for workload in ("tpcb-like", "spread", "hot"):

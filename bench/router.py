@@ -11,11 +11,11 @@ Workloads (pgbench, medians of rounds, ratios from the same round):
   partitions (two shards).
 """
 import os
-import re
 import statistics
 import subprocess
-import sys
 import tempfile
+
+from steady import steady_tps
 
 QUICK = os.environ.get("QUICK") == "1"
 SECONDS = int(os.environ.get("BENCH_SECONDS", 1 if QUICK else 3))
@@ -34,13 +34,8 @@ def pgbench(port, script, clients):
     path = os.path.join(tempfile.mkdtemp(prefix="allocation-router-bench-"), "script.sql")
     with open(path, "w") as f:
         f.write(script)
-    result = subprocess.run(["pgbench", "-n", "-M", "prepared", "-T", str(SECONDS), "-c", str(clients),
-                             "-j", str(min(clients, 4)), "-p", port, "-f", path, "postgres"],
-                            capture_output=True, text=True)
-    match = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", result.stdout)
-    if result.returncode != 0 or not match:
-        sys.exit("pgbench failed:\n%s%s" % (result.stdout, result.stderr))
-    return float(match.group(1))
+    return steady_tps(["-n", "-M", "prepared", "-c", str(clients), "-j", str(min(clients, 4)), "-p", port,
+                       "-f", path, "postgres"], SECONDS)
 
 
 def configure(partitions):
