@@ -15,7 +15,7 @@ import statistics
 import subprocess
 import tempfile
 
-from steady import steady_tps
+from steady import WARMUP, steady_tps
 
 QUICK = os.environ.get("QUICK") == "1"
 SECONDS = int(os.environ.get("BENCH_SECONDS", 1 if QUICK else 3))
@@ -90,7 +90,8 @@ def main():
         return statistics.median(t for n, c, t in rows if n == name and c == clients)
 
     print()
-    print("allocation_router, %d round(s) of %d s, medians (all clusters on this machine)" % (ROUNDS, SECONDS))
+    print("allocation_router, %d round(s) of %d s after %d s of warm-up, medians (all clusters on this machine)"
+          % (ROUNDS, SECONDS, WARMUP))
     for clients in (1, 4):
         print("  allocate, %d client(s): direct %.0f tps, through the router %.0f tps: %.2f x (%.3f ms added per call)"
               % (clients, median("direct", clients), median("router", clients),
