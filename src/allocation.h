@@ -195,6 +195,7 @@ extern Datum allocation_clock(PG_FUNCTION_ARGS);
 extern int64 AlNextVersion(text *sku, int64 version);
 extern void AlBumpVersion(text *sku, int64 version);
 extern int	AlCompareBytes(const text *x, const text *y);
+extern AlOrderLine *AlSkusArg(FunctionCallInfo fcinfo, int argno, const char *argname, int *nskus);
 extern int	AlSortLines(AlOrderLine *lines, int nlines, bool skip_duplicates);
 
 /* in stock.c */

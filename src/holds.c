@@ -15,7 +15,6 @@
  */
 #include "postgres.h"
 
-#include "catalog/pg_type_d.h"
 #include "datatype/timestamp.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -324,26 +323,12 @@ Datum
 allocation_release_hold_lines(PG_FUNCTION_ARGS)
 {
 	text	   *holdid = AlIdentifierArg(fcinfo, 0, "holdid");
-	Datum	   *elems;
-	bool	   *nulls;
 	int			nskus;
-	AlOrderLine *skus;
+	AlOrderLine *skus = AlSkusArg(fcinfo, 1, "skus", &nskus);
 	AlHoldLine *lines;
 	TimestampTz now;
 	int			nlines;
 	int			released;
-	int			i;
-
-	AlArrayArg(fcinfo, 1, "skus", TEXTOID, &elems, &nulls, &nskus);
-	skus = palloc0((nskus + 1) * sizeof(AlOrderLine));
-	for (i = 0; i < nskus; i++)
-	{
-		if (nulls[i])
-			ereport(ERROR,
-					errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					errmsg("skus must not contain NULL"));
-		skus[i].sku = DatumGetTextPP(elems[i]);
-	}
 
 	AlConnect();
 	nlines = AlLockHoldLines(holdid, NULL, 0, &lines, &now);

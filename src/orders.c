@@ -321,25 +321,14 @@ Datum
 allocation_order_undo(PG_FUNCTION_ARGS)
 {
 	text	   *orderid = AlIdentifierArg(fcinfo, 0, "orderid");
-	Datum	   *skus;
-	bool	   *nulls;
 	int			nskus;
-	AlOrderLine *lines;
+	AlOrderLine *lines = AlSkusArg(fcinfo, 1, "skus", &nskus);
 	int			nlines;
 	int			freed = 0;
 	int			i;
 
-	AlArrayArg(fcinfo, 1, "skus", TEXTOID, &skus, &nulls, &nskus);
-	lines = palloc0((nskus + 1) * sizeof(AlOrderLine));
 	for (i = 0; i < nskus; i++)
-	{
-		if (nulls[i])
-			ereport(ERROR,
-					errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					errmsg("skus must not contain NULL"));
-		lines[i].sku = DatumGetTextPP(skus[i]);
 		AlCheckIdentifier(lines[i].sku, "sku");
-	}
 	nlines = AlSortLines(lines, nskus, true);
 
 	AlConnect();

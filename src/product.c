@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "access/xact.h"
+#include "catalog/pg_type_d.h"
 #include "common/hashfn.h"
 #include "common/int.h"
 #include "datatype/timestamp.h"
@@ -223,6 +224,32 @@ static int
 compare_sku_bytes(const void *a, const void *b)
 {
 	return AlCompareBytes(((const AlOrderLine *) a)->sku, ((const AlOrderLine *) b)->sku);
+}
+
+/*
+ * AlSkusArg: a text[] argument of skus as lines (sku set, all else zero),
+ * in the caller's order, with a spare zeroed entry; 22023 for a NULL
+ * element.
+ */
+AlOrderLine *
+AlSkusArg(FunctionCallInfo fcinfo, int argno, const char *argname, int *nskus)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	AlOrderLine *lines;
+	int			i;
+
+	AlArrayArg(fcinfo, argno, argname, TEXTOID, &elems, &nulls, nskus);
+	lines = palloc0((*nskus + 1) * sizeof(AlOrderLine));
+	for (i = 0; i < *nskus; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					errmsg("%s must not contain NULL", argname));
+		lines[i].sku = DatumGetTextPP(elems[i]);
+	}
+	return lines;
 }
 
 /*
