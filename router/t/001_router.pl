@@ -397,21 +397,42 @@ for my $c (1 .. 3)
 	PostgreSQL::Test::Utils::append_to_file($file, $script);
 	push @clients, IPC::Run::start([ 'bash', $file ]);
 }
-my $kills = 0;
-for my $round (1 .. 40)
+# Lines of the load's orders on the shards: order id => number of lines.
+sub load_lines
+{
+	my %lines;
+	for my $shard (@shards)
+	{
+		for my $row (split /\n/, $shard->safe_psql('postgres',
+			q{SELECT orderid || '|' || count(*) FROM allocation.order_lines WHERE orderid LIKE 'load-%' GROUP BY orderid}))
+		{
+			my ($orderid, $n) = split /\|/, $row;
+			$lines{$orderid} += $n;
+		}
+	}
+	return %lines;
+}
+
+# At least 40 rounds of kills, and on until 30 orders went through, so that a
+# slow machine still tests something (at most 400 rounds).
+my ($kills, $rounds) = (0, 0);
+while (++$rounds <= 400)
 {
 	sleep(0.05 + rand(0.1));
 	$kills += $router->safe_psql('postgres', q{
 		SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
 		WHERE query LIKE '%allocate_order%' AND pid <> pg_backend_pid() AND backend_type = 'client backend'});
-	if ($round == 25)
+	if ($rounds == 25)
 	{
 		$router->stop('immediate');
 		$router->start;
 	}
+	next unless $rounds >= 40 && $rounds % 10 == 0;
+	my %through = load_lines();
+	last if keys %through >= 30;
 }
 $_->kill_kill for @clients;
-note("killed $kills router backends, stopped the router immediately once");
+note("$rounds rounds: killed $kills router backends, stopped the router immediately once");
 my $pending = join('+', map { $_->safe_psql('postgres', q{SELECT count(*) FROM allocation.decisions_pending()}) } @shards);
 note("decisions left pending on the shards: $pending");
 my ($recovered) = as_role('allocation_maintenance', 'SELECT count(*) FROM allocation.recover()', 'router2');
@@ -421,16 +442,7 @@ as_role('allocation_maintenance', 'SELECT count(*) FROM allocation.recover()', '
 is(join('+', map { $_->safe_psql('postgres', q{SELECT count(*) FROM allocation.decisions_pending()}) } @shards), '0+0',
 	'recover() from another router database left no order holding or decided');
 
-my %lines;
-for my $shard (@shards)
-{
-	for my $row (split /\n/, $shard->safe_psql('postgres',
-		q{SELECT orderid || '|' || count(*) FROM allocation.order_lines WHERE orderid LIKE 'load-%' GROUP BY orderid}))
-	{
-		my ($orderid, $n) = split /\|/, $row;
-		$lines{$orderid} += $n;
-	}
-}
+my %lines = load_lines();
 my @partial = grep { $lines{$_} != $order_skus{$_} } keys %lines;
 cmp_ok(scalar(keys %lines), '>', 20, scalar(keys %lines) . ' orders over several partitions were allocated under load');
 is(scalar(@partial), 0, 'every order is allocated on every partition it spans or on none')
