@@ -134,6 +134,16 @@ BEGIN;
 SELECT allocation.add_batch('lamp-b', 'LAMP', 10, NULL);
 SELECT allocation.add_batch('desk-b', 'DESK', 10, NULL);
 SELECT * FROM allocation.hold_order('h9', ARRAY['LAMP', 'DESK'], ARRAY[1, 1], '10 minutes');
+-- a sku that is not an identifier: 22023, nothing freed (like order_undo)
+SAVEPOINT s;
+SELECT allocation.release_hold_lines('h9', ARRAY['DESK', repeat('x', 256)]);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO SAVEPOINT s;
+SAVEPOINT s;
+SELECT allocation.order_undo('o9', ARRAY['DESK', ' ']);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO SAVEPOINT s;
+SELECT sku, qty FROM allocation.hold_lines('h9');
 SELECT allocation.release_hold_lines('h9', ARRAY['DESK', 'RUG']);
 SELECT sku, qty FROM allocation.hold_lines('h9');
 SELECT event, payload ->> 'sku' AS sku, payload ->> 'reason' AS reason FROM allocation.events ORDER BY id;

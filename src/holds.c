@@ -316,7 +316,8 @@ allocation_release_hold(PG_FUNCTION_ARGS)
  *
  * release_hold for the lines of some skus only: what a router undoes of a
  * hold_order over several shards that came up short, leaving the lines the
- * hold had before.  Returns how many live lines it freed.
+ * hold had before.  Returns how many live lines it freed; 22023 for a sku
+ * that is not an identifier, freeing none.
  */
 PG_FUNCTION_INFO_V1(allocation_release_hold_lines);
 Datum

@@ -313,8 +313,9 @@ allocation_order_commit(PG_FUNCTION_ARGS)
  * allocation.order_undo(orderid text, skus text[]) RETURNS integer
  *
  * A router's step on each shard of an order it could not finish: frees the
- * order's lines of skus (Deallocated each) and returns how many it freed.
- * Locks the products in lock order.
+ * order's lines of skus (Deallocated each) and returns how many it freed;
+ * 22023 for a sku that is not an identifier, freeing none.  Locks the
+ * products in lock order.
  */
 PG_FUNCTION_INFO_V1(allocation_order_undo);
 Datum
@@ -327,8 +328,6 @@ allocation_order_undo(PG_FUNCTION_ARGS)
 	int			freed = 0;
 	int			i;
 
-	for (i = 0; i < nskus; i++)
-		AlCheckIdentifier(lines[i].sku, "sku");
 	nlines = AlSortLines(lines, nskus, true);
 
 	AlConnect();

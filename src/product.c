@@ -229,7 +229,7 @@ compare_sku_bytes(const void *a, const void *b)
 /*
  * AlSkusArg: a text[] argument of skus as lines (sku set, all else zero),
  * in the caller's order, with a spare zeroed entry; 22023 for a NULL
- * element.
+ * element or one that is not an identifier (AlCheckIdentifier).
  */
 AlOrderLine *
 AlSkusArg(FunctionCallInfo fcinfo, int argno, const char *argname, int *nskus)
@@ -248,6 +248,7 @@ AlSkusArg(FunctionCallInfo fcinfo, int argno, const char *argname, int *nskus)
 					errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					errmsg("%s must not contain NULL", argname));
 		lines[i].sku = DatumGetTextPP(elems[i]);
+		AlCheckIdentifier(lines[i].sku, "sku");
 	}
 	return lines;
 }
