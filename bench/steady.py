@@ -7,7 +7,9 @@ A backend's first call loads the catalogs and plans the statements it runs
 sku at 64 clients measured 0.10 x one client that way, 0.6 to 0.7 x warm).
 Users run on pooled, warm connections: every point is run for WARMUP s more
 than it counts, and its tps is the mean of pgbench's per-second progress
-reports after the first WARMUP s.
+reports after the first WARMUP s.  pgbench may skip the report of its last
+second, so it runs one second longer than that and the extra second is not
+counted.
 """
 import os
 import re
@@ -19,12 +21,12 @@ WARMUP = int(os.environ.get("BENCH_WARMUP", 2))
 
 
 def steady_tps(args, seconds):
-    """Run pgbench (args without -T and -P) for WARMUP + seconds and return
-    the mean tps of the seconds after the warm-up."""
-    result = subprocess.run(["pgbench", "-T", str(WARMUP + seconds), "-P", "1"] + args,
+    """Run pgbench (args without -T and -P) for WARMUP + seconds (+ 1) and
+    return the mean tps of the seconds after the warm-up."""
+    result = subprocess.run(["pgbench", "-T", str(WARMUP + seconds + 1), "-P", "1"] + args,
                             capture_output=True, text=True)
     counted = [float(tps) for at, tps in re.findall(r"progress: ([0-9.]+) s, ([0-9.]+) tps", result.stderr)
-               if float(at) > WARMUP + 0.5]
-    if result.returncode != 0 or not counted:
+               if WARMUP + 0.5 < float(at) < WARMUP + seconds + 0.5]
+    if result.returncode != 0 or len(counted) != seconds:
         sys.exit("pgbench %s failed:\n%s%s" % (" ".join(args), result.stdout, result.stderr))
     return statistics.mean(counted)
