@@ -55,6 +55,11 @@ SELECT allocation.allocate('spread-' || :o, 'sku-' || :sku, :qty);
 \\set o random(1, 9223372036854775806)
 SELECT allocation.allocate('hot-' || :o, 'sku-hot', :qty);
 """,
+    # PostgreSQL alone on a hot row: what this machine does when every
+    # client changes one row, the baseline the hot sku is measured against
+    "hot_row": """\\set delta random(-5000, 5000)
+UPDATE pgbench_branches SET bbalance = bbalance + :delta WHERE bid = 1;
+""",
     # a checkout: hold on the checkout page, confirm on payment (two calls)
     "checkout": """\\set sku random(1, 1000)
 \\set o random(1, 9223372036854775806)
@@ -115,7 +120,7 @@ def write_expired_holds():
 
 def throughput(script_dir):
     """rows of (round, workload, clients, tps)"""
-    plan = [(w, c) for c in CLIENTS for w in ("tpcb-like", "spread", "hot")]
+    plan = [(w, c) for c in CLIENTS for w in ("tpcb-like", "spread", "hot", "hot_row")]
     plan += [("checkout", 4), ("partly_3", 1), ("partly_20000", 1), ("fresh", 1), ("expired", 1)]
     rows = []
     for round_number in range(1, ROUNDS + 1):
@@ -480,7 +485,7 @@ def report(rows, streamed, calls, plans, version, cpus, csv_path):
           "medians, default settings" % (version, cpus, ROUNDS, SECONDS, WARMUP))
     print()
     print("%-14s %7s %10s %8s %16s" % ("workload", "clients", "tps", "x tpcb", "x same at 1"))
-    for workload in ("tpcb-like", "spread", "hot"):
+    for workload in ("tpcb-like", "spread", "hot", "hot_row"):
         for c in CLIENTS:
             print("%-14s %7d %10.1f %8.2f %16.2f" % (workload, c, median_tps(rows, workload, c),
                                                      median_ratio(rows, workload, c, "tpcb-like"),
@@ -513,6 +518,10 @@ def report(rows, streamed, calls, plans, version, cpus, csv_path):
         ("hot, 4 clients >= 0.9 x hot at 1", median_ratio(rows, "hot", 4, "hot", 1), ">=", 0.9),
         ("hot, 16 clients >= 0.9 x hot at 1", median_ratio(rows, "hot", 16, "hot", 1), ">=", 0.9),
         ("hot, 64 clients >= 0.9 x hot at 1", median_ratio(rows, "hot", 64, "hot", 1), ">=", 0.9),
+        ("PostgreSQL alone, one row updated by 16 clients, x at 1", median_ratio(rows, "hot_row", 16, "hot_row", 1),
+         "info", 0),
+        ("PostgreSQL alone, one row updated by 64 clients, x at 1", median_ratio(rows, "hot_row", 64, "hot_row", 1),
+         "info", 0),
         ("checkout (hold + confirm), 4 clients >= 0.6 x spread",
          median_ratio(rows, "checkout", 4, "spread"), ">=", 0.6),
         ("allocate beside 10,000 expired holds <= 1.2 x without",
