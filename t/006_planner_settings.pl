@@ -126,7 +126,15 @@ sub session_plans
 	$node->safe_psql('postgres', "CREATE DATABASE $db TEMPLATE $template");
 	my ($ret, $out, $err) = $node->psql($db, $script, extra_params => [ '-U', $user ]);
 	is($ret, 0, "the session ran ($user on a copy of $template)") or diag($err);
-	$node->safe_psql('postgres', 'SELECT pg_sleep(0.5)');    # the collector writes what it has
+	# The session is over, so its messages are in the collector's pipe
+	# before this marker: once the marker is in the file, so are they.
+	$node->safe_psql('postgres', "DO \$\$ BEGIN RAISE LOG 'plans of $db are logged'; END \$\$");
+	my $waited = 0;
+	until (PostgreSQL::Test::Utils::slurp_file($log) =~ /plans of $db are logged/)
+	{
+		die "the log collector did not write the plans of $db in 60 s" if ++$waited > 600;
+		select(undef, undef, undef, 0.1);
+	}
 	return plans_since();
 }
 

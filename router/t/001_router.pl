@@ -268,7 +268,12 @@ for my $node ($router, @shards)
 	push @lockers, IPC::Run::start([ 'psql', '-X', '-q', '-h', $node->host, '-p', $node->port, '-U', 'nobody',
 		'-d', 'postgres', '-c', $hold_locks ], '>', '/dev/null', '2>', '/dev/null');
 }
-sleep(1);
+for my $node ($router, @shards)
+{
+	$node->poll_query_until('postgres',
+		q{SELECT count(*) = 2 FROM pg_locks WHERE locktype = 'advisory' AND granted})
+	  or die 'the role with only CONNECT did not get its advisory locks';
+}
 is(app(q{SET statement_timeout = '10s'; SELECT count(batchref) FROM allocation.allocate_order('blocked', ARRAY['SKU-1', 'SKU-2'], ARRAY[1, 1])}),
 	'2', 'an order whose 1.0 lock keys are held by a role with only CONNECT goes through');
 $_->kill_kill for @lockers;
