@@ -271,7 +271,8 @@ for my $node ($router, @shards)
 for my $node ($router, @shards)
 {
 	$node->poll_query_until('postgres',
-		q{SELECT count(*) = 2 FROM pg_locks WHERE locktype = 'advisory' AND granted})
+		q{SELECT count(*) = 2 FROM pg_locks AS l JOIN pg_stat_activity AS a ON a.pid = l.pid
+		  WHERE l.locktype = 'advisory' AND l.granted AND a.usename = 'nobody'})
 	  or die 'the role with only CONNECT did not get its advisory locks';
 }
 is(app(q{SET statement_timeout = '10s'; SELECT count(batchref) FROM allocation.allocate_order('blocked', ARRAY['SKU-1', 'SKU-2'], ARRAY[1, 1])}),
