@@ -231,6 +231,27 @@ transient(PGconn *conn, PGresult *result)
 }
 
 /*
+ * exec_on_slot: run sql about the slot and return its result when it has
+ * the status expected; NULL for an outage (the error kept in relay->error);
+ * exits with "cannot <cannot> \"<slot>\"" for any other failure.
+ */
+static PGresult *
+exec_on_slot(Relay *relay, PGconn *conn, const char *sql, ExecStatusType expected, const char *cannot)
+{
+	PGresult   *result = PQexec(conn, sql);
+
+	if (PQresultStatus(result) == expected)
+		return result;
+	if (transient(conn, result))
+	{
+		buffer_printf(&relay->error, "%s", PQerrorMessage(conn));
+		PQclear(result);
+		return NULL;
+	}
+	fatal("cannot %s \"%s\": %s", cannot, relay->options.slot, PQerrorMessage(conn));
+}
+
+/*
  * check_slot: the slot exists (or is created with --create-slot), is a
  * pgoutput slot of this database, has not lost WAL, and has not moved past
  * what the sink holds.  Returns false for an outage; exits for a slot the
@@ -251,18 +272,10 @@ check_slot(Relay *relay, PGconn *conn)
 				  "       EXISTS (SELECT FROM pg_catalog.pg_publication WHERE pubname = 'allocation_events') "
 				  "FROM pg_catalog.pg_replication_slots WHERE slot_name = %s", literal);
 	PQfreemem(literal);
-	result = PQexec(conn, sql.data);
+	result = exec_on_slot(relay, conn, sql.data, PGRES_TUPLES_OK, "read slot");
 	buffer_free(&sql);
-	if (PQresultStatus(result) != PGRES_TUPLES_OK)
-	{
-		if (transient(conn, result))
-		{
-			buffer_printf(&relay->error, "%s", PQerrorMessage(conn));
-			PQclear(result);
-			return false;
-		}
-		fatal("cannot read slot \"%s\": %s", relay->options.slot, PQerrorMessage(conn));
-	}
+	if (result == NULL)
+		return false;
 	if (PQntuples(result) == 0)
 	{
 		char	   *identifier;
@@ -322,18 +335,10 @@ start_streaming(Relay *relay, PGconn *conn)
 	buffer_printf(&sql, "START_REPLICATION SLOT %s LOGICAL %s (proto_version '1', "
 				  "publication_names '\"allocation_events\"')", identifier, start);
 	PQfreemem(identifier);
-	result = PQexec(conn, sql.data);
+	result = exec_on_slot(relay, conn, sql.data, PGRES_COPY_BOTH, "stream from replication slot");
 	buffer_free(&sql);
-	if (PQresultStatus(result) != PGRES_COPY_BOTH)
-	{
-		if (transient(conn, result))
-		{
-			buffer_printf(&relay->error, "%s", PQerrorMessage(conn));
-			PQclear(result);
-			return false;
-		}
-		fatal("cannot stream from replication slot \"%s\": %s", relay->options.slot, PQerrorMessage(conn));
-	}
+	if (result == NULL)
+		return false;
 	PQclear(result);
 	return true;
 }
