@@ -180,6 +180,20 @@ xrealloc(void *ptr, size_t size)
 	return ptr;
 }
 
+/*
+ * xgrow: array, holding n elements of elem_size bytes with room for
+ * *capacity, with room for one more: the room doubles when it is full, so
+ * that appending n elements costs O(n), not a reallocation each.
+ */
+void *
+xgrow(void *array, size_t elem_size, int n, int *capacity)
+{
+	if (n < *capacity)
+		return array;
+	*capacity = *capacity > 0 ? *capacity * 2 : 16;
+	return xrealloc(array, elem_size * (size_t) *capacity);
+}
+
 char *
 xstrdup(const char *str)
 {

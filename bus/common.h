@@ -68,6 +68,7 @@ extern void buffer_printf(Buffer *buf, const char *fmt,...) __attribute__((forma
 
 extern void *xmalloc(size_t size);
 extern void *xrealloc(void *ptr, size_t size);
+extern void *xgrow(void *array, size_t elem_size, int n, int *capacity);
 extern char *xstrdup(const char *str);
 
 /* A Redis URL: redis://HOST:PORT[/DB]. */

@@ -263,8 +263,8 @@ decode_insert(Decoder *decoder, Reader *r)
 		}
 	}
 
-	decoder->current.events = xrealloc(decoder->current.events,
-									   sizeof(OutboxEvent) * (size_t) (decoder->current.nevents + 1));
+	decoder->current.events = xgrow(decoder->current.events, sizeof(OutboxEvent), decoder->current.nevents,
+									&decoder->current.capacity);
 	event = &decoder->current.events[decoder->current.nevents++];
 	event->id = values[0];
 	event->event = values[1];

@@ -32,6 +32,7 @@ typedef struct Transaction
 	Lsn			commit_lsn;		/* where its commit record is: its place in commit order */
 	Lsn			end_lsn;		/* just past it: what to acknowledge */
 	int			nevents;
+	int			capacity;		/* room in events */
 	OutboxEvent *events;
 } Transaction;
 

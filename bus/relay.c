@@ -88,6 +88,7 @@ typedef struct Relay
 	int64_t		last_note;		/* when a keepalive's position was last noted */
 	Transaction *batch;
 	int			nbatch;
+	int			batch_capacity;	/* room in batch, kept from one batch to the next */
 	int			batch_events;
 	int64_t		batch_started;
 	int64_t		last_status;
@@ -401,7 +402,7 @@ batch_add(Relay *relay, Transaction *transaction)
 {
 	if (relay->nbatch == 0)
 		relay->batch_started = now_usec();
-	relay->batch = xrealloc(relay->batch, sizeof(Transaction) * (size_t) (relay->nbatch + 1));
+	relay->batch = xgrow(relay->batch, sizeof(Transaction), relay->nbatch, &relay->batch_capacity);
 	relay->batch[relay->nbatch++] = *transaction;
 	relay->batch_events += transaction->nevents;
 }

@@ -155,8 +155,7 @@ next_arg(RedisSink *state)
 	{
 		int			i;
 
-		state->capacity = state->capacity ? state->capacity * 2 : 64;
-		state->args = xrealloc(state->args, sizeof(Buffer) * (size_t) state->capacity);
+		state->args = xgrow(state->args, sizeof(Buffer), state->nargs, &state->capacity);
 		for (i = state->nargs; i < state->capacity; i++)
 			buffer_init(&state->args[i]);
 	}
