@@ -1,6 +1,6 @@
 -- router_support: what allocation_router keeps and calls on each shard.
 -- The decision log of orders over several shards (with the session's order
--- lock), the batch directory, and the three steps of an order.
+-- lock), the batch directory, and the steps of an order.
 
 -- the decision log: a new attempt, its states, and the lock it takes
 BEGIN;
@@ -128,6 +128,66 @@ SELECT * FROM allocation.allocations('o3');
 SELECT * FROM allocation.allocations('o1');
 SELECT * FROM allocation.check();
 ROLLBACK;
+
+-- the folded steps (1.4, router 1.2): order_hold holds the lines and, on
+-- the shard whose lines include decision_sku (the order's own), also takes
+-- the order's lock and records the attempt with every line of the order;
+-- order_decide confirms this shard's lines and records the decision with
+-- every new line of the order, in one transaction
+BEGIN;
+SELECT allocation.add_batch('lamp-b', 'LAMP', 10, NULL);
+SELECT allocation.add_batch('desk-b', 'DESK', 10, NULL);
+-- not the order's own shard: holds only, no lock, nothing recorded
+SELECT * FROM allocation.order_hold('o1', 'r:1', ARRAY['LAMP'], ARRAY[1], '1 minute',
+                                    'RUG', ARRAY['LAMP', 'RUG'], ARRAY[1, 1]);
+SELECT count(*) AS pending FROM allocation.decisions_pending();
+SELECT allocation.decision_unlock() AS was_locked;
+-- the order's own shard: the attempt is recorded holding, with every line
+SELECT * FROM allocation.order_hold('o2', 'r:2', ARRAY['DESK'], ARRAY[2], '1 minute',
+                                    'DESK', ARRAY['DESK', 'RUG'], ARRAY[2, 1]);
+SELECT orderid, holdid, skus, qtys, state FROM allocation.decisions_pending();
+-- another attempt while that one is unfinished: 55000, nothing held, and
+-- the lock given back
+SAVEPOINT s;
+SELECT * FROM allocation.order_hold('o2', 'r:3', ARRAY['LAMP'], ARRAY[1], '1 minute',
+                                    'LAMP', ARRAY['LAMP'], ARRAY[1]);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO SAVEPOINT s;
+SELECT count(*) AS r3_lines FROM allocation.hold_lines('r:3');
+SELECT allocation.decision_unlock() AS was_locked;
+-- as a router goes on: decision_begin returns the unfinished attempt, the
+-- router releases it and records its own; order_hold then finds its own
+-- attempt recorded: it holds its lines and records nothing new
+SELECT locked, holdid, state FROM allocation.decision_begin('o2', 'r:3', ARRAY['LAMP'], ARRAY[1], 'holding', true);
+SELECT allocation.release_hold('r:2');
+SELECT allocation.decision_set('o2', 'r:2', 'holding', 'released', false);
+SELECT allocation.decision_record('o2', 'r:3', ARRAY['LAMP'], ARRAY[1], 'holding');
+SELECT * FROM allocation.order_hold('o2', 'r:3', ARRAY['LAMP'], ARRAY[1], '1 minute',
+                                    'LAMP', ARRAY['LAMP'], ARRAY[1]);
+SELECT orderid, holdid, skus, qtys, state FROM allocation.decisions_pending();
+-- decided with this shard's lines confirmed
+SELECT * FROM allocation.order_decide('o2', 'r:3', ARRAY['LAMP'], ARRAY[1], ARRAY['LAMP', 'RUG'], ARRAY[1, 4]);
+SELECT orderid, holdid, skus, qtys, state FROM allocation.decisions_pending();
+SELECT * FROM allocation.allocations('o2');
+SELECT sku, qty, orderid FROM allocation.hold_lines('r:3');
+-- without the order's lock: 55000
+SELECT allocation.decision_set('o2', 'r:3', 'decided', 'done', true);
+SAVEPOINT s;
+SELECT * FROM allocation.order_decide('o2', 'r:3', ARRAY['LAMP'], ARRAY[1], ARRAY['LAMP'], ARRAY[1]);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO SAVEPOINT s;
+-- the hold expired and its stock went before the decision: the line comes
+-- back NULL, nothing is allocated and nothing decided
+SELECT * FROM allocation.order_hold('o3', 'r:4', ARRAY['LAMP'], ARRAY[8], '1 minute',
+                                    'LAMP', ARRAY['LAMP'], ARRAY[8]);
+SET LOCAL allocation.clock_offset = '2min';
+SELECT allocation.change_batch_quantity('lamp-b', 1);
+SELECT * FROM allocation.order_decide('o3', 'r:4', ARRAY['LAMP'], ARRAY[8], ARRAY['LAMP'], ARRAY[8]);
+SELECT orderid, holdid, state FROM allocation.decisions_pending();
+SELECT * FROM allocation.allocations('o3');
+SELECT * FROM allocation.check();
+ROLLBACK;
+SELECT allocation.decision_unlock() AS was_locked;
 
 -- release_hold_lines frees the live lines of the skus given, and only those
 BEGIN;

@@ -70,6 +70,7 @@ VALUES ('Allocated', '{"orderid": "o1", "sku": "OLD-LAMP", "qty": 4, "batchref":
 ALTER EXTENSION allocation UPDATE TO '1.1';
 ALTER EXTENSION allocation UPDATE TO '1.2';
 ALTER EXTENSION allocation UPDATE TO '1.3';
+ALTER EXTENSION allocation UPDATE TO '1.4';
 SELECT extversion AS updated FROM pg_extension WHERE extname = 'allocation';
 
 -- nothing differs either way

@@ -12,6 +12,10 @@
  *					product.c (locks, clock, version, lock order)
  *	foundations		events.c, plans.c, schema.c, allocation.c
  *
+ * One entry point calls another: orders.c begins and decides a router's
+ * attempt at an order through decisions.c, in the call that holds or
+ * confirms its lines.
+ *
  * Copyright (c) 2026, The allocation developers.  PostgreSQL Licence (LICENSE).
  *
  *-------------------------------------------------------------------------
@@ -27,7 +31,7 @@
 #include "utils/portal.h"
 
 /* The extension version whose objects the library's statements use. */
-#define AL_LIBRARY_VERSION "1.3"
+#define AL_LIBRARY_VERSION "1.4"
 
 /* Our own SQLSTATEs, class AL ("allocation"). */
 #define ERRCODE_AL_INVALID_SKU		MAKE_SQLSTATE('A','L','0','0','1')
@@ -232,6 +236,11 @@ extern int	AlLockHoldLines(text *holdid, AlOrderLine *extra, int nextra, AlHoldL
 							TimestampTz *now);
 extern bool AlConfirmHold(text *holdid, text *orderid, AlHoldLine *lines, int nlines,
 						  TimestampTz now);
+
+/* in decisions.c */
+extern void AlBeginAttempt(FunctionCallInfo fcinfo, text *orderid, text *holdid, int skus_arg);
+extern void AlRecordDecision(FunctionCallInfo fcinfo, text *orderid, text *holdid, int skus_arg);
+extern void AlGiveBackOrder(void);
 
 /* in read.c */
 extern void AlMaterialize(FunctionCallInfo fcinfo, AlStatementId id, Datum *args);

@@ -11,7 +11,12 @@
  * "released" or "undone" when it cannot).  The log lives on the shard that
  * hashtext(orderid) picks, so any router, or a new one, finds and finishes
  * what another left.  Each change of state is conditional on the state it
- * leaves, under the row's lock.
+ * leaves, under the row's lock.  Router 1.2 begins the attempt in the call
+ * that holds the order's lines on that shard (order_hold, through
+ * AlBeginAttempt) and records the decision in the one that confirms them
+ * there (order_decide, through AlRecordDecision); decision_begin and
+ * decision_record remain for orders with no line on that shard, and for
+ * finishing what another router left.
  *
  * The order lock is a session-level "userlock" (a lock type no SQL
  * function takes: no role can block an order with an advisory lock) held
@@ -129,37 +134,131 @@ unfinished(AlResult last)
 }
 
 /*
- * record_new: the decision of a new attempt at orderid, replacing a
- * finished one; the caller holds the order lock.  An undecided one
- * ("holding") commits without waiting for the WAL flush; a decision waits.
+ * attempt_arrays: the skus and qtys of an attempt (arguments skus_arg and
+ * the next): both given, as long as each other, not empty; else 22004 or
+ * 22023.
  */
 static void
-record_new(FunctionCallInfo fcinfo, text *orderid)
+attempt_arrays(FunctionCallInfo fcinfo, int skus_arg)
 {
-	text	   *state;
-	Datum		args[5];
-
 	Datum	   *elems;
 	bool	   *nulls;
 	int			nskus;
 	int			nqtys;
 
-	args[0] = PointerGetDatum(orderid);
-	args[1] = PointerGetDatum(AlIdentifierArg(fcinfo, 1, "holdid"));
-	AlArrayArg(fcinfo, 2, "skus", TEXTOID, &elems, &nulls, &nskus);
-	AlArrayArg(fcinfo, 3, "qtys", INT4OID, &elems, &nulls, &nqtys);
+	AlArrayArg(fcinfo, skus_arg, "skus", TEXTOID, &elems, &nulls, &nskus);
+	AlArrayArg(fcinfo, skus_arg + 1, "qtys", INT4OID, &elems, &nulls, &nqtys);
 	if (nskus != nqtys || nskus == 0)
 		ereport(ERROR,
 				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				errmsg("skus and qtys must have the same length, at least 1"));
-	args[2] = PG_GETARG_DATUM(2);
-	args[3] = PG_GETARG_DATUM(3);
-	state = state_arg(fcinfo, 4, "state");
-	args[4] = PointerGetDatum(state);
+}
+
+/*
+ * record_attempt: the attempt (holdid, skus, qtys) at orderid in state,
+ * replacing a finished one; the caller holds the order lock.  An undecided
+ * one ("holding") commits without waiting for the WAL flush; a decision
+ * waits.
+ */
+static void
+record_attempt(text *orderid, text *holdid, Datum skus, Datum qtys, const char *state)
+{
+	Datum		args[5] = {PointerGetDatum(orderid), PointerGetDatum(holdid), skus, qtys,
+	CStringGetTextDatum(state)};
+
 	AlFree(AlExecute(AL_STMT_RECORD_DECISION, args, NULL, 0));
 	/* An undecided attempt lost in a crash is no harm: its holds expire. */
-	if (strcmp(text_to_cstring(state), "holding") == 0)
+	if (strcmp(state, "holding") == 0)
 		AlCommitWithoutFlush();
+}
+
+/*
+ * record_new: the attempt a caller of decision_begin or decision_record
+ * gives (holdid, skus, qtys, state: arguments 1 to 4).
+ */
+static void
+record_new(FunctionCallInfo fcinfo, text *orderid)
+{
+	text	   *holdid = AlIdentifierArg(fcinfo, 1, "holdid");
+
+	attempt_arrays(fcinfo, 2);
+	record_attempt(orderid, holdid, PG_GETARG_DATUM(2), PG_GETARG_DATUM(3),
+				   text_to_cstring(state_arg(fcinfo, 4, "state")));
+}
+
+/*
+ * require_order_lock: 55000 unless this session holds the order's lock.
+ */
+static void
+require_order_lock(text *orderid)
+{
+	LOCKTAG		tag;
+
+	order_tag(&tag, orderid);
+	if (!holding_order || memcmp(&tag, &held_order, sizeof(LOCKTAG)) != 0)
+		ereport(ERROR,
+				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				errmsg("this session does not hold the lock of order \"%s\"", text_to_cstring(orderid)),
+				errhint("Call allocation.decision_begin first."));
+}
+
+/*
+ * AlBeginAttempt: for order_hold on the order's own shard, inside its SPI
+ * connection: take the order's lock for the session (waiting) and record
+ * the attempt (holdid, order_skus and order_qtys: arguments skus_arg and
+ * the next) "holding", unless this attempt is recorded already.  55000,
+ * giving the lock back, when a router left another attempt at the order
+ * unfinished: the router finishes that one first (decision_begin).
+ */
+void
+AlBeginAttempt(FunctionCallInfo fcinfo, text *orderid, text *holdid, int skus_arg)
+{
+	Datum		args[1] = {PointerGetDatum(orderid)};
+	AlResult	last;
+
+	attempt_arrays(fcinfo, skus_arg);
+	lock_order(orderid, true);
+	last = AlExecute(AL_STMT_PENDING_DECISION, args, NULL, 1);
+	if (last.n > 0 && unfinished(last))
+	{
+		bool		isnull;
+
+		if (AlCompareBytes(DatumGetTextPP(AlValue(last, 0, 1, &isnull)), holdid) == 0)
+		{
+			AlFree(last);
+			return;
+		}
+		unlock_order();
+		ereport(ERROR,
+				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				errmsg("order \"%s\" has an unfinished attempt", text_to_cstring(orderid)),
+				errhint("Finish it first: allocation.decision_begin returns it."));
+	}
+	AlFree(last);
+	record_attempt(orderid, holdid, PG_GETARG_DATUM(skus_arg), PG_GETARG_DATUM(skus_arg + 1), "holding");
+}
+
+/*
+ * AlRecordDecision: for order_decide, inside its SPI connection: the
+ * attempt (holdid, skus and qtys: arguments skus_arg and the next) is
+ * decided.  The session holds the order's lock; 55000 otherwise.
+ */
+void
+AlRecordDecision(FunctionCallInfo fcinfo, text *orderid, text *holdid, int skus_arg)
+{
+	require_order_lock(orderid);
+	attempt_arrays(fcinfo, skus_arg);
+	record_attempt(orderid, holdid, PG_GETARG_DATUM(skus_arg), PG_GETARG_DATUM(skus_arg + 1), "decided");
+}
+
+/*
+ * AlGiveBackOrder: give back the order lock this session holds, if any (an
+ * attempt that failed before it was recorded).
+ */
+void
+AlGiveBackOrder(void)
+{
+	unlock_order();
 }
 
 /*
@@ -234,14 +333,8 @@ Datum
 allocation_decision_record(PG_FUNCTION_ARGS)
 {
 	text	   *orderid = AlIdentifierArg(fcinfo, 0, "orderid");
-	LOCKTAG		tag;
 
-	order_tag(&tag, orderid);
-	if (!holding_order || memcmp(&tag, &held_order, sizeof(LOCKTAG)) != 0)
-		ereport(ERROR,
-				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				errmsg("this session does not hold the lock of order \"%s\"", text_to_cstring(orderid)),
-				errhint("Call allocation.decision_begin first."));
+	require_order_lock(orderid);
 	AlConnect();
 	record_new(fcinfo, orderid);
 	AlFinish();
@@ -263,12 +356,14 @@ allocation_decision_set(PG_FUNCTION_ARGS)
 {
 	Datum		args[4];
 	AlResult	set;
+	char	   *to_state;
 	bool		unlock;
 
 	args[0] = PointerGetDatum(AlIdentifierArg(fcinfo, 0, "orderid"));
 	args[1] = PointerGetDatum(AlIdentifierArg(fcinfo, 1, "holdid"));
 	args[2] = PointerGetDatum(state_arg(fcinfo, 2, "from_state"));
 	args[3] = PointerGetDatum(state_arg(fcinfo, 3, "to_state"));
+	to_state = TextDatumGetCString(args[3]);
 	if (PG_ARGISNULL(4))
 		ereport(ERROR,
 				errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -277,6 +372,13 @@ allocation_decision_set(PG_FUNCTION_ARGS)
 
 	AlConnect();
 	set = AlExecute(AL_STMT_SET_DECISION, args, NULL, 0);
+	/*
+	 * "done" or "released" lost in a crash of this server leaves the
+	 * attempt as a router that died one step earlier leaves it, for
+	 * recover().  The other moves wait for the flush.
+	 */
+	if (strcmp(to_state, "done") == 0 || strcmp(to_state, "released") == 0)
+		AlCommitWithoutFlush();
 	AlFree(set);
 	AlFinish();
 	if (unlock)

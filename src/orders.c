@@ -2,8 +2,9 @@
  *
  * src/orders.c
  *		Multi-line orders, all or nothing: allocate_order and hold_order,
- *		and the three steps a router runs on each shard an order spans
- *		(order_prepare, order_commit, order_undo).  Every call locks its
+ *		and the steps a router runs on each shard an order spans
+ *		(order_prepare or order_hold, order_decide, order_commit,
+ *		order_undo).  Every call locks its
  *		products in one global order, so orders never deadlock.
  *
  * Copyright (c) 2026, The allocation developers.  PostgreSQL Licence (LICENSE).
@@ -251,38 +252,44 @@ allocation_order_prepare(PG_FUNCTION_ARGS)
 }
 
 /*
- * allocation.order_commit(orderid text, holdid text, skus text[], qtys integer[])
- * RETURNS TABLE (sku text, batchref text)
- *
- * A router's step on each shard of an order it decided: the lines held
- * under holdid become lines of orderid (confirm_hold).  Where the hold
- * expired (or was reclaimed) before that, its rows go (Released, expired)
- * and the lines are allocated afresh by the rule of allocate_order, all or
- * none.  Done already, it changes nothing.  Returns each line's batch now,
- * NULL where the order has none; AL004 when the hold was confirmed for
- * another order.  Locks the hold exclusively, then the products of its
- * lines and of skus, in lock order.
+ * confirmed_batches: each line's batch from the hold lines confirmed just
+ * now (both in byte order of sku); NULL where the hold had no line of its
+ * sku.
  */
-PG_FUNCTION_INFO_V1(allocation_order_commit);
-Datum
-allocation_order_commit(PG_FUNCTION_ARGS)
+static void
+confirmed_batches(AlOrderLine *lines, int nlines, AlHoldLine *held, int nheld)
 {
-	text	   *orderid = AlIdentifierArg(fcinfo, 0, "orderid");
-	text	   *holdid = AlIdentifierArg(fcinfo, 1, "holdid");
+	int			j = 0;
+	int			i;
+
+	for (i = 0; i < nlines; i++)
+	{
+		while (j < nheld && AlCompareBytes(held[j].sku, lines[i].sku) < 0)
+			j++;
+		lines[i].batchref = j < nheld && AlCompareBytes(held[j].sku, lines[i].sku) == 0 ? held[j].batchref : NULL;
+	}
+}
+
+/*
+ * commit_lines: inside an SPI connection, the lines held under holdid
+ * become lines of orderid (confirm_hold); where the hold expired (or was
+ * reclaimed) before that, its rows go (Released, expired) and the lines are
+ * allocated afresh by the rule of allocate_order, all or none.  Done
+ * already, it changes nothing.  Sets each line's batch now, NULL where the
+ * order has none, and returns whether every line has one.
+ */
+static bool
+commit_lines(text *orderid, text *holdid, AlOrderLine *lines, int nlines)
+{
 	OrderCall	call = {orderid, NULL, 0};
-	AlOrderLine *lines;
 	AlHoldLine *held;
 	TimestampTz now;
 	bool		live = false;
 	bool		confirmed = false;
-	int			nlines;
+	bool		complete = true;
 	int			nheld;
 	int			i;
 
-	lines = order_lines_args(fcinfo, 2, &nlines);
-	InitMaterializedSRF(fcinfo, 0);
-
-	AlConnect();
 	nheld = AlLockHoldLines(holdid, lines, nlines, &held, &now);
 	for (i = 0; i < nheld; i++)
 	{
@@ -290,7 +297,16 @@ allocation_order_commit(PG_FUNCTION_ARGS)
 		confirmed |= held[i].orderid != NULL && held[i].expires_at > now;
 	}
 	if (live || confirmed)
-		AlConfirmHold(holdid, orderid, held, nheld, now);
+	{
+		if (AlConfirmHold(holdid, orderid, held, nheld, now))
+			confirmed_batches(lines, nlines, held, nheld);
+		else
+		{
+			/* confirmed before: what the order has now */
+			for (i = 0; i < nlines; i++)
+				lines[i].batchref = AlLineBatch(orderid, lines[i].sku);
+		}
+	}
 	else
 	{
 		for (i = 0; i < nheld; i++)
@@ -303,7 +319,125 @@ allocation_order_commit(PG_FUNCTION_ARGS)
 		place_lines(&call, lines, nlines, now);
 	}
 	for (i = 0; i < nlines; i++)
-		lines[i].batchref = AlLineBatch(orderid, lines[i].sku);
+		complete &= lines[i].batchref != NULL;
+	return complete;
+}
+
+/*
+ * allocation.order_commit(orderid text, holdid text, skus text[], qtys integer[])
+ * RETURNS TABLE (sku text, batchref text)
+ *
+ * A router's step on each shard of an order it decided: commit_lines.
+ * Returns each line's batch now, NULL where the order has none; AL004 when
+ * the hold was confirmed for another order.  Locks the hold exclusively,
+ * then the products of its lines and of skus, in lock order.
+ */
+PG_FUNCTION_INFO_V1(allocation_order_commit);
+Datum
+allocation_order_commit(PG_FUNCTION_ARGS)
+{
+	text	   *orderid = AlIdentifierArg(fcinfo, 0, "orderid");
+	text	   *holdid = AlIdentifierArg(fcinfo, 1, "holdid");
+	AlOrderLine *lines;
+	int			nlines;
+
+	lines = order_lines_args(fcinfo, 2, &nlines);
+	InitMaterializedSRF(fcinfo, 0);
+
+	AlConnect();
+	commit_lines(orderid, holdid, lines, nlines);
+	return_lines(fcinfo, lines, nlines);
+	AlFinish();
+	return (Datum) 0;
+}
+
+/*
+ * allocation.order_hold(orderid text, holdid text, skus text[],
+ *                       qtys integer[], ttl interval, decision_sku text,
+ *                       order_skus text[], order_qtys integer[])
+ * RETURNS TABLE (sku text, batchref text, existing boolean)
+ *
+ * order_prepare, which on the shard that keeps the order's decisions (the
+ * one whose lines include decision_sku) also begins the attempt in the same
+ * transaction: takes the order's lock for the session and records the
+ * attempt (holdid, order_skus, order_qtys: every line of the order) as
+ * holding (AlBeginAttempt; 55000 when another attempt is unfinished).  One
+ * call instead of decision_begin and order_prepare.  Commits without
+ * waiting for the WAL flush.
+ */
+PG_FUNCTION_INFO_V1(allocation_order_hold);
+Datum
+allocation_order_hold(PG_FUNCTION_ARGS)
+{
+	OrderCall	call = {AlIdentifierArg(fcinfo, 0, "orderid"), AlIdentifierArg(fcinfo, 1, "holdid"),
+	AlTtlArg(fcinfo, 4, "ttl")};
+	bool		decides = false;
+
+	if (!PG_ARGISNULL(5))
+	{
+		text	   *decision_sku = PG_GETARG_TEXT_PP(5);
+		int			nskus;
+		AlOrderLine *skus = AlSkusArg(fcinfo, 2, "skus", &nskus);
+		int			i;
+
+		for (i = 0; i < nskus && !decides; i++)
+			decides = AlCompareBytes(skus[i].sku, decision_sku) == 0;
+	}
+
+	/* Held stock lost in a crash is no harm: the router's commit allocates afresh. */
+	AlCommitWithoutFlush();
+	if (!decides)
+	{
+		place_order(fcinfo, &call, 2);
+		return (Datum) 0;
+	}
+	/* A session lock outlives an error: give it back on one. */
+	PG_TRY();
+	{
+		AlConnect();
+		AlBeginAttempt(fcinfo, call.orderid, call.holdid, 6);
+		AlFinish();
+		place_order(fcinfo, &call, 2);
+	}
+	PG_CATCH();
+	{
+		AlGiveBackOrder();
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	return (Datum) 0;
+}
+
+/*
+ * allocation.order_decide(orderid text, holdid text, skus text[],
+ *                         qtys integer[], decision_skus text[],
+ *                         decision_qtys integer[])
+ * RETURNS TABLE (sku text, batchref text)
+ *
+ * On the shard that keeps the order's decisions, whose lock this session
+ * took in order_hold (55000 otherwise): commit_lines for this shard's new
+ * lines (skus, qtys) and, when every one has its batch, records the
+ * attempt decided with every new line of the order (decision_skus,
+ * decision_qtys), in one transaction: the order's commit point and this
+ * shard's commit together.  When a line is short, nothing is decided and
+ * the router releases the attempt.  One call instead of decision_record and
+ * this shard's order_commit.
+ */
+PG_FUNCTION_INFO_V1(allocation_order_decide);
+Datum
+allocation_order_decide(PG_FUNCTION_ARGS)
+{
+	text	   *orderid = AlIdentifierArg(fcinfo, 0, "orderid");
+	text	   *holdid = AlIdentifierArg(fcinfo, 1, "holdid");
+	AlOrderLine *lines;
+	int			nlines;
+
+	lines = order_lines_args(fcinfo, 2, &nlines);
+	InitMaterializedSRF(fcinfo, 0);
+
+	AlConnect();
+	if (commit_lines(orderid, holdid, lines, nlines))
+		AlRecordDecision(fcinfo, orderid, holdid, 4);
 	return_lines(fcinfo, lines, nlines);
 	AlFinish();
 	return (Datum) 0;

@@ -1,4 +1,4 @@
-# router/t/001_router.pl: allocation_router 1.1 on a router cluster in
+# router/t/001_router.pl: allocation_router 1.2 on a router cluster in
 # front of two shard clusters running allocation, through PL/Proxy, with 2
 # partitions, then 4 partitions on the 2 shards.  Every call of the API
 # runs as a NOSUPERUSER application role holding exactly the README's
@@ -43,6 +43,8 @@ my $shard_grants = q{
 	    allocation.hold_lines(text), allocation.release_hold_lines(text, text[]),
 	    allocation.order_prepare(text, text, text[], integer[], interval),
 	    allocation.order_commit(text, text, text[], integer[]), allocation.order_undo(text, text[]),
+	    allocation.order_hold(text, text, text[], integer[], interval, text, text[], integer[]),
+	    allocation.order_decide(text, text, text[], integer[], text[], integer[]),
 	    allocation.decision_begin(text, text, text[], integer[], text, boolean),
 	    allocation.decision_record(text, text, text[], integer[], text),
 	    allocation.decision_set(text, text, text, text, boolean), allocation.decision_unlock(),
@@ -493,7 +495,31 @@ is($report, 'order done', 'once the shard is back, recover() finishes the other'
 is(join('+', map { $_->safe_psql('postgres', q{SELECT count(*) FROM allocation.order_lines WHERE orderid LIKE 'left-%'}) } @shards),
 	'2+2', 'both orders are allocated on their shard');
 
-# 14. A stopped shard: the calls that need it fail clearly, the others work.
+# 14. An attempt a dead router left holding on the order's own partition
+# (written here as it would leave it): the next call for the order meets
+# it where it holds the order's lines, finishes it (its hold released),
+# then places the order.
+my %h_part = partitions_of(4, (map { "hold-o-$_" } 1 .. 40), (map { "HOLD-$_" } 1 .. 40));
+my ($h_order) = grep { $h_part{$_} % 2 == 0 } map { "hold-o-$_" } 1 .. 40;
+my ($h_own) = grep { $h_part{$_} == $h_part{$h_order} } map { "HOLD-$_" } 1 .. 40;
+my ($h_other) = grep { $h_part{$_} % 2 == 1 } map { "HOLD-$_" } 1 .. 40;
+app("SELECT allocation.add_batch('b-$h_own', '$h_own', 10); SELECT allocation.add_batch('b-$h_other', '$h_other', 10);");
+$shards[0]->safe_psql('postgres', qq{
+	SELECT * FROM allocation.decision_begin('$h_order', 'dead-h', ARRAY['$h_own'], ARRAY[4], 'holding', true);
+	SELECT * FROM allocation.order_prepare('$h_order', 'dead-h', ARRAY['$h_own'], ARRAY[4], '1 minute');
+});
+is($shards[0]->safe_psql('postgres', "SELECT sum(qty) FROM allocation.holds_view WHERE holdid = 'dead-h'"), '4',
+	'a dead attempt holds 4 on the order\'s own partition');
+is(app(qq{SELECT string_agg(sku || '=' || batchref, ' ' ORDER BY sku COLLATE "C")
+          FROM allocation.allocate_order('$h_order', ARRAY['$h_own', '$h_other'], ARRAY[1, 1])}),
+	join(' ', map { "$_=b-$_" } sort ($h_own, $h_other)),
+	'the next call for the order finishes the dead attempt and places the order');
+is($shards[0]->safe_psql('postgres', "SELECT count(*) FROM allocation.holds_view WHERE holdid = 'dead-h'"), '0',
+	'the dead attempt\'s hold is released');
+is(join('+', map { $_->safe_psql('postgres', q{SELECT count(*) FROM allocation.decisions_pending()}) } @shards), '0+0',
+	'and no attempt is left holding or decided');
+
+# 15. A stopped shard: the calls that need it fail clearly, the others work.
 my %sku_on;
 my %sku_part = partitions_of(4, @skus);
 for my $sku (@skus)
@@ -509,8 +535,9 @@ is(sqlstate("SELECT allocation.allocate('down-0', '$sku_on{0}', 1)"), '', 'a sku
 $shards[1]->start;
 is(sqlstate("SELECT allocation.allocate('down-1', '$sku_on{1}', 1)"), '', 'after the restart, it works again');
 
-# 15. The update from router 1.0: refused while 1.0 has unfinished orders,
-# then every object as in a fresh 1.1 and the application's grants kept;
+# 16. The update from router 1.0: refused while 1.0 has unfinished orders,
+# then (through 1.1) every object as in a fresh 1.2 and the application's
+# grants kept;
 # adopt_batches() claims the batches 1.0 added.
 $router->safe_psql('postgres', 'CREATE DATABASE old; CREATE DATABASE fresh');
 for my $db ('old', 'fresh')
@@ -525,6 +552,8 @@ $router->safe_psql('old', q{INSERT INTO allocation.router_orders (orderid, holdi
 like($err, qr/55000: allocation.router_orders has orders that router 1.0 has not finished/,
 	'the update refuses while 1.0 has unfinished orders (55000)');
 $router->safe_psql('old', q{UPDATE allocation.router_orders SET state = 'done'; ALTER EXTENSION allocation_router UPDATE});
+is($router->safe_psql('old', q{SELECT extversion FROM pg_extension WHERE extname = 'allocation_router'}), '1.2',
+	'the update goes from 1.0 through 1.1 to 1.2');
 my $objects = q{
 	SELECT string_agg(o, E'\n' ORDER BY o COLLATE "C")
 	FROM (SELECT pg_describe_object(classid, objid, 0) || ' ' ||
@@ -534,7 +563,7 @@ my $objects = q{
 	        AND classid <> 'pg_type'::regclass) AS objects
 };
 is($router->safe_psql('old', $objects), $router->safe_psql('fresh', $objects),
-	'1.0 updated to 1.1 has every object of a fresh 1.1, defined alike');
+	'1.0 updated to 1.2 has every object of a fresh 1.2, defined alike');
 is($router->safe_psql('old', q{SELECT count(*) FROM pg_proc WHERE pronamespace = 'allocation'::regnamespace
                                AND has_function_privilege('app', oid, 'EXECUTE')}), '11',
 	'the application role keeps its grants on the eleven API functions');
