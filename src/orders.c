@@ -324,6 +324,31 @@ commit_lines(text *orderid, text *holdid, AlOrderLine *lines, int nlines)
 }
 
 /*
+ * commit_order: the body of order_commit and order_decide: commit_lines
+ * for the lines of the arguments (orderid, holdid, skus, qtys) and, with
+ * decide, when every line has its batch, the decision of arguments 4 and 5
+ * (AlRecordDecision) in the same transaction.  Rows (sku, batchref) in
+ * byte order of sku.
+ */
+static void
+commit_order(FunctionCallInfo fcinfo, bool decide)
+{
+	text	   *orderid = AlIdentifierArg(fcinfo, 0, "orderid");
+	text	   *holdid = AlIdentifierArg(fcinfo, 1, "holdid");
+	AlOrderLine *lines;
+	int			nlines;
+
+	lines = order_lines_args(fcinfo, 2, &nlines);
+	InitMaterializedSRF(fcinfo, 0);
+
+	AlConnect();
+	if (commit_lines(orderid, holdid, lines, nlines) && decide)
+		AlRecordDecision(fcinfo, orderid, holdid, 4);
+	return_lines(fcinfo, lines, nlines);
+	AlFinish();
+}
+
+/*
  * allocation.order_commit(orderid text, holdid text, skus text[], qtys integer[])
  * RETURNS TABLE (sku text, batchref text)
  *
@@ -336,18 +361,7 @@ PG_FUNCTION_INFO_V1(allocation_order_commit);
 Datum
 allocation_order_commit(PG_FUNCTION_ARGS)
 {
-	text	   *orderid = AlIdentifierArg(fcinfo, 0, "orderid");
-	text	   *holdid = AlIdentifierArg(fcinfo, 1, "holdid");
-	AlOrderLine *lines;
-	int			nlines;
-
-	lines = order_lines_args(fcinfo, 2, &nlines);
-	InitMaterializedSRF(fcinfo, 0);
-
-	AlConnect();
-	commit_lines(orderid, holdid, lines, nlines);
-	return_lines(fcinfo, lines, nlines);
-	AlFinish();
+	commit_order(fcinfo, false);
 	return (Datum) 0;
 }
 
@@ -427,19 +441,7 @@ PG_FUNCTION_INFO_V1(allocation_order_decide);
 Datum
 allocation_order_decide(PG_FUNCTION_ARGS)
 {
-	text	   *orderid = AlIdentifierArg(fcinfo, 0, "orderid");
-	text	   *holdid = AlIdentifierArg(fcinfo, 1, "holdid");
-	AlOrderLine *lines;
-	int			nlines;
-
-	lines = order_lines_args(fcinfo, 2, &nlines);
-	InitMaterializedSRF(fcinfo, 0);
-
-	AlConnect();
-	if (commit_lines(orderid, holdid, lines, nlines))
-		AlRecordDecision(fcinfo, orderid, holdid, 4);
-	return_lines(fcinfo, lines, nlines);
-	AlFinish();
+	commit_order(fcinfo, true);
 	return (Datum) 0;
 }
 
