@@ -518,6 +518,15 @@ is($shards[0]->safe_psql('postgres', "SELECT count(*) FROM allocation.holds_view
 	'the dead attempt\'s hold is released');
 is(join('+', map { $_->safe_psql('postgres', q{SELECT count(*) FROM allocation.decisions_pending()}) } @shards), '0+0',
 	'and no attempt is left holding or decided');
+# The same order again with one more line, on its own partition: the only
+# new line, confirmed there with the decision; nothing to confirm elsewhere.
+my ($h_own2) = grep { $h_part{$_} == $h_part{$h_order} && $_ ne $h_own } map { "HOLD-$_" } 1 .. 40;
+app("SELECT allocation.add_batch('b-$h_own2', '$h_own2', 10)");
+is(app(qq{SELECT string_agg(sku || '=' || batchref, ' ' ORDER BY sku COLLATE "C")
+          FROM allocation.allocate_order('$h_order', ARRAY['$h_other', '$h_own2'], ARRAY[1, 1])}),
+	join(' ', map { "$_=b-$_" } sort ($h_other, $h_own2)),
+	'again with a new line on its own partition only: the line it had keeps its batch');
+is(app(qq{SELECT count(*) FROM allocation.allocations('$h_order')}), '3', 'and the order has its three lines');
 
 # 15. A stopped shard: the calls that need it fail clearly, the others work.
 my %sku_on;
