@@ -4,8 +4,8 @@
  *		Multi-line orders, all or nothing: allocate_order and hold_order,
  *		and the steps a router runs on each shard an order spans
  *		(order_prepare or order_hold, order_decide, order_commit,
- *		order_undo).  Every call locks its
- *		products in one global order, so orders never deadlock.
+ *		order_undo).  Every call locks its products in one global order,
+ *		so orders never deadlock.
  *
  * Copyright (c) 2026, The allocation developers.  PostgreSQL Licence (LICENSE).
  *
