@@ -239,6 +239,7 @@ extern bool AlConfirmHold(text *holdid, text *orderid, AlHoldLine *lines, int nl
 
 /* in decisions.c */
 extern void AlBeginAttempt(FunctionCallInfo fcinfo, text *orderid, text *holdid, int skus_arg);
+extern void AlCheckDecision(FunctionCallInfo fcinfo, text *orderid, int skus_arg);
 extern void AlRecordDecision(FunctionCallInfo fcinfo, text *orderid, text *holdid, int skus_arg);
 extern void AlGiveBackOrder(void);
 

@@ -206,9 +206,10 @@ require_order_lock(text *orderid)
  * AlBeginAttempt: for order_hold on the order's own shard, inside its SPI
  * connection: take the order's lock for the session (waiting) and record
  * the attempt (holdid, order_skus and order_qtys: arguments skus_arg and
- * the next) "holding", unless this attempt is recorded already.  55000,
- * giving the lock back, when a router left another attempt at the order
- * unfinished: the router finishes that one first (decision_begin).
+ * the next) "holding", unless this attempt is recorded already.  55000
+ * when a router left another attempt at the order unfinished: the router
+ * finishes that one first (decision_begin).  On any error the caller gives
+ * the lock back (AlGiveBackOrder).
  */
 void
 AlBeginAttempt(FunctionCallInfo fcinfo, text *orderid, text *holdid, int skus_arg)
@@ -228,7 +229,6 @@ AlBeginAttempt(FunctionCallInfo fcinfo, text *orderid, text *holdid, int skus_ar
 			AlFree(last);
 			return;
 		}
-		unlock_order();
 		ereport(ERROR,
 				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				errmsg("order \"%s\" has an unfinished attempt", text_to_cstring(orderid)),
@@ -239,15 +239,25 @@ AlBeginAttempt(FunctionCallInfo fcinfo, text *orderid, text *holdid, int skus_ar
 }
 
 /*
- * AlRecordDecision: for order_decide, inside its SPI connection: the
- * attempt (holdid, skus and qtys: arguments skus_arg and the next) is
- * decided.  The session holds the order's lock; 55000 otherwise.
+ * AlCheckDecision: for order_decide, before it confirms anything: the
+ * session holds the order's lock (55000 otherwise) and the decision's skus
+ * and qtys (arguments skus_arg and the next) are well formed.
+ */
+void
+AlCheckDecision(FunctionCallInfo fcinfo, text *orderid, int skus_arg)
+{
+	require_order_lock(orderid);
+	attempt_arrays(fcinfo, skus_arg);
+}
+
+/*
+ * AlRecordDecision: for order_decide, inside its SPI connection, after
+ * AlCheckDecision: the attempt (holdid, skus and qtys: arguments skus_arg
+ * and the next) is decided.
  */
 void
 AlRecordDecision(FunctionCallInfo fcinfo, text *orderid, text *holdid, int skus_arg)
 {
-	require_order_lock(orderid);
-	attempt_arrays(fcinfo, skus_arg);
 	record_attempt(orderid, holdid, PG_GETARG_DATUM(skus_arg), PG_GETARG_DATUM(skus_arg + 1), "decided");
 }
 

@@ -339,6 +339,8 @@ commit_order(FunctionCallInfo fcinfo, bool decide)
 	int			nlines;
 
 	lines = order_lines_args(fcinfo, 2, &nlines);
+	if (decide)
+		AlCheckDecision(fcinfo, orderid, 4);
 	InitMaterializedSRF(fcinfo, 0);
 
 	AlConnect();
