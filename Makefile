@@ -37,13 +37,17 @@ DATA = \
 	allocation--1.3.sql \
 	allocation--1.3--1.4.sql \
 	allocation--1.4.sql \
+	allocation--1.4--1.5.sql \
+	allocation--1.5.sql \
 	router/allocation_router.control \
 	router/allocation_router--1.0.control \
 	router/allocation_router--1.0.sql \
 	router/allocation_router--1.0--1.1.sql \
 	router/allocation_router--1.1.sql \
 	router/allocation_router--1.1--1.2.sql \
-	router/allocation_router--1.2.sql
+	router/allocation_router--1.2.sql \
+	router/allocation_router--1.2--1.3.sql \
+	router/allocation_router--1.3.sql
 PGFILEDESC = "allocation - stock allocation inside PostgreSQL"
 
 REGRESS = setup batches product handlers views api unit_of_work orders check holds events commands router_support errors hostile security shadowing takeover collation upgrade no_leaks

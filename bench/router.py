@@ -5,9 +5,9 @@ naming clusters bench/run started (every cluster on this one machine).
 Workloads (pgbench, medians of rounds, ratios from the same round):
 - allocate on a shard directly vs through the router, 1 and 4 clients;
 - allocate_order of 3 lines through the router, skus drawn at random:
-  all on one partition vs over two partitions (held on each, the order's
-  own partition taking its lock and recording the attempt; confirmed there
-  with the decision; confirmed on the other; finished);
+  all on one partition vs over two partitions (held on the other
+  partition; allocated on the order's own partition with its lock and the
+  decision, in one call; confirmed on the other; finished);
 - spread allocate through the router with 1 partition (one shard) vs 2
   partitions (two shards).
 """

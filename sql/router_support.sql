@@ -189,6 +189,70 @@ SELECT * FROM allocation.check();
 ROLLBACK;
 SELECT allocation.decision_unlock() AS was_locked;
 
+-- order_place (1.5, router 1.3), on the order's own shard once its other
+-- lines are held elsewhere: takes the order's lock, allocates this shard's
+-- lines and records the decision with the order's new lines (less the
+-- lines found here), in one transaction; nothing is held here
+BEGIN;
+SELECT allocation.add_batch('lamp-b', 'LAMP', 10, NULL);
+SELECT allocation.add_batch('desk-b', 'DESK', 10, NULL);
+SELECT * FROM allocation.order_place('o1', 'r:1', ARRAY['LAMP'], ARRAY[1], ARRAY['LAMP', 'RUG'], ARRAY[1, 4]);
+SELECT orderid, holdid, skus, qtys, state FROM allocation.decisions_pending();
+SELECT * FROM allocation.allocations('o1');
+SELECT count(*) AS holds FROM allocation.holds;
+-- the session keeps the order's lock until the router finishes
+SELECT allocation.decision_set('o1', 'r:1', 'decided', 'done', false);
+SELECT allocation.decision_unlock() AS was_locked;
+-- the order again with a new line here: the line it had keeps its batch
+-- and is left out of the decision
+SELECT * FROM allocation.order_place('o1', 'r:2', ARRAY['DESK', 'LAMP'], ARRAY[2, 1],
+                                     ARRAY['DESK', 'LAMP', 'RUG'], ARRAY[2, 1, 4]);
+SELECT orderid, holdid, skus, qtys, state FROM allocation.decisions_pending();
+SELECT allocation.decision_set('o1', 'r:2', 'decided', 'done', true);
+-- nothing new anywhere: nothing recorded, the lock given back
+SELECT * FROM allocation.order_place('o1', 'r:3', ARRAY['LAMP'], ARRAY[1], ARRAY['LAMP'], ARRAY[1]);
+SELECT holdid, state FROM allocation.order_decisions WHERE orderid = 'o1';
+SELECT allocation.decision_unlock() AS was_locked;
+-- short: OutOfStock, nothing allocated or decided, the lock given back
+SELECT * FROM allocation.order_place('o2', 'r:4', ARRAY['DESK', 'LAMP'], ARRAY[1, 50],
+                                     ARRAY['DESK', 'LAMP', 'RUG'], ARRAY[1, 50, 1]);
+SELECT count(*) AS pending FROM allocation.decisions_pending();
+SELECT * FROM allocation.allocations('o2');
+SELECT event, payload ->> 'sku' AS sku FROM allocation.events ORDER BY id DESC LIMIT 1;
+SELECT allocation.decision_unlock() AS was_locked;
+-- a line of another qty: AL003, nothing placed or recorded, the lock given
+-- back; bad decision arrays: 22004, 22023
+SAVEPOINT s;
+SELECT * FROM allocation.order_place('o1', 'r:5', ARRAY['DESK', 'LAMP'], ARRAY[2, 5], ARRAY['LAMP'], ARRAY[5]);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO SAVEPOINT s;
+SELECT allocation.decision_unlock() AS was_locked;
+SELECT * FROM allocation.order_place('o2', 'r:5', ARRAY['DESK'], ARRAY[1], NULL, ARRAY[1]);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO SAVEPOINT s;
+SELECT * FROM allocation.order_place('o2', 'r:5', ARRAY['DESK'], ARRAY[1], ARRAY['DESK', 'RUG'], ARRAY[1]);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO SAVEPOINT s;
+SELECT count(*) AS pending, allocation.decision_unlock() AS was_locked FROM allocation.decisions_pending();
+-- another attempt at the order unfinished: 55000, nothing placed, the lock
+-- given back; once a router finished it and recorded its own attempt
+-- (decision_begin, decision_set, decision_record), order_place decides it
+SELECT locked FROM allocation.decision_begin('o3', 'r:6', ARRAY['LAMP', 'RUG'], ARRAY[1, 1], 'holding', true);
+SELECT allocation.decision_unlock() AS was_locked;
+SELECT * FROM allocation.order_place('o3', 'r:7', ARRAY['LAMP'], ARRAY[1], ARRAY['LAMP', 'RUG'], ARRAY[1, 1]);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK TO SAVEPOINT s;
+SELECT allocation.decision_unlock() AS was_locked;
+SELECT * FROM allocation.allocations('o3');
+SELECT locked, holdid, state FROM allocation.decision_begin('o3', 'r:7', ARRAY['LAMP', 'RUG'], ARRAY[1, 1], 'holding', true);
+SELECT allocation.decision_set('o3', 'r:6', 'holding', 'released', false);
+SELECT allocation.decision_record('o3', 'r:7', ARRAY['LAMP', 'RUG'], ARRAY[1, 1], 'holding');
+SELECT * FROM allocation.order_place('o3', 'r:7', ARRAY['LAMP'], ARRAY[1], ARRAY['LAMP', 'RUG'], ARRAY[1, 1]);
+SELECT orderid, holdid, skus, qtys, state FROM allocation.decisions_pending();
+SELECT * FROM allocation.check();
+ROLLBACK;
+SELECT allocation.decision_unlock() AS was_locked;
+
 -- release_hold_lines frees the live lines of the skus given, and only those
 BEGIN;
 SELECT allocation.add_batch('lamp-b', 'LAMP', 10, NULL);

@@ -71,6 +71,7 @@ ALTER EXTENSION allocation UPDATE TO '1.1';
 ALTER EXTENSION allocation UPDATE TO '1.2';
 ALTER EXTENSION allocation UPDATE TO '1.3';
 ALTER EXTENSION allocation UPDATE TO '1.4';
+ALTER EXTENSION allocation UPDATE TO '1.5';
 SELECT extversion AS updated FROM pg_extension WHERE extname = 'allocation';
 
 -- nothing differs either way

@@ -13,8 +13,8 @@
  *	foundations		events.c, plans.c, schema.c, allocation.c
  *
  * One entry point calls another: orders.c begins and decides a router's
- * attempt at an order through decisions.c, in the call that holds or
- * confirms its lines.
+ * attempt at an order through decisions.c, in the call that holds,
+ * confirms or allocates its lines.
  *
  * Copyright (c) 2026, The allocation developers.  PostgreSQL Licence (LICENSE).
  *
@@ -31,7 +31,7 @@
 #include "utils/portal.h"
 
 /* The extension version whose objects the library's statements use. */
-#define AL_LIBRARY_VERSION "1.4"
+#define AL_LIBRARY_VERSION "1.5"
 
 /* Our own SQLSTATEs, class AL ("allocation"). */
 #define ERRCODE_AL_INVALID_SKU		MAKE_SQLSTATE('A','L','0','0','1')
@@ -241,6 +241,8 @@ extern bool AlConfirmHold(text *holdid, text *orderid, AlHoldLine *lines, int nl
 extern void AlBeginAttempt(FunctionCallInfo fcinfo, text *orderid, text *holdid, int skus_arg);
 extern void AlCheckDecision(FunctionCallInfo fcinfo, text *orderid, int skus_arg);
 extern void AlRecordDecision(FunctionCallInfo fcinfo, text *orderid, text *holdid, int skus_arg);
+extern void AlTakeOrder(FunctionCallInfo fcinfo, text *orderid, text *holdid, int skus_arg);
+extern void AlDecide(text *orderid, text *holdid, Datum skus, Datum qtys);
 extern void AlGiveBackOrder(void);
 
 /* in read.c */

@@ -11,12 +11,14 @@
  * "released" or "undone" when it cannot).  The log lives on the shard that
  * hashtext(orderid) picks, so any router, or a new one, finds and finishes
  * what another left.  Each change of state is conditional on the state it
- * leaves, under the row's lock.  Router 1.2 begins the attempt in the call
- * that holds the order's lines on that shard (order_hold, through
- * AlBeginAttempt) and records the decision in the one that confirms them
- * there (order_decide, through AlRecordDecision); decision_begin and
- * decision_record remain for orders with no line on that shard, and for
- * finishing what another router left.
+ * leaves, under the row's lock.  Router 1.3 takes the order's lock and
+ * records the decision in the call that allocates the order's lines on that
+ * shard, once the others are held (order_place, through AlTakeOrder and
+ * AlDecide); router 1.2 began the attempt in the call that held them there
+ * (order_hold, through AlBeginAttempt) and decided in the one that
+ * confirmed them (order_decide, through AlRecordDecision).  decision_begin
+ * and decision_record remain for orders with no line on that shard, and
+ * for finishing what another router left.
  *
  * The order lock is a session-level "userlock" (a lock type no SQL
  * function takes: no role can block an order with an advisory lock) held
@@ -135,23 +137,23 @@ unfinished(AlResult last)
 
 /*
  * attempt_arrays: the skus and qtys of an attempt (arguments skus_arg and
- * the next): both given, as long as each other, not empty; else 22004 or
- * 22023.
+ * the next, named skus_name and qtys_name): both given, as long as each
+ * other, not empty; else 22004 or 22023.
  */
 static void
-attempt_arrays(FunctionCallInfo fcinfo, int skus_arg)
+attempt_arrays(FunctionCallInfo fcinfo, int skus_arg, const char *skus_name, const char *qtys_name)
 {
 	Datum	   *elems;
 	bool	   *nulls;
 	int			nskus;
 	int			nqtys;
 
-	AlArrayArg(fcinfo, skus_arg, "skus", TEXTOID, &elems, &nulls, &nskus);
-	AlArrayArg(fcinfo, skus_arg + 1, "qtys", INT4OID, &elems, &nulls, &nqtys);
+	AlArrayArg(fcinfo, skus_arg, skus_name, TEXTOID, &elems, &nulls, &nskus);
+	AlArrayArg(fcinfo, skus_arg + 1, qtys_name, INT4OID, &elems, &nulls, &nqtys);
 	if (nskus != nqtys || nskus == 0)
 		ereport(ERROR,
 				errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				errmsg("skus and qtys must have the same length, at least 1"));
+				errmsg("%s and %s must have the same length, at least 1", skus_name, qtys_name));
 }
 
 /*
@@ -181,7 +183,7 @@ record_new(FunctionCallInfo fcinfo, text *orderid)
 {
 	text	   *holdid = AlIdentifierArg(fcinfo, 1, "holdid");
 
-	attempt_arrays(fcinfo, 2);
+	attempt_arrays(fcinfo, 2, "skus", "qtys");
 	record_attempt(orderid, holdid, PG_GETARG_DATUM(2), PG_GETARG_DATUM(3),
 				   text_to_cstring(state_arg(fcinfo, 4, "state")));
 }
@@ -203,39 +205,71 @@ require_order_lock(text *orderid)
 }
 
 /*
- * AlBeginAttempt: for order_hold on the order's own shard, inside its SPI
- * connection: take the order's lock for the session (waiting) and record
- * the attempt (holdid, order_skus and order_qtys: arguments skus_arg and
- * the next) "holding", unless this attempt is recorded already.  55000
- * when a router left another attempt at the order unfinished: the router
+ * take_order: take the order's lock for the session (waiting) and return
+ * whether attempt holdid is the one recorded unfinished at the order.
+ * 55000 when a router left another attempt at it unfinished: the router
  * finishes that one first (decision_begin).  On any error the caller gives
  * the lock back (AlGiveBackOrder).
  */
-void
-AlBeginAttempt(FunctionCallInfo fcinfo, text *orderid, text *holdid, int skus_arg)
+static bool
+take_order(text *orderid, text *holdid)
 {
 	Datum		args[1] = {PointerGetDatum(orderid)};
 	AlResult	last;
+	bool		ours = false;
 
-	attempt_arrays(fcinfo, skus_arg);
 	lock_order(orderid, true);
 	last = AlExecute(AL_STMT_PENDING_DECISION, args, NULL, 1);
 	if (last.n > 0 && unfinished(last))
 	{
 		bool		isnull;
 
-		if (AlCompareBytes(DatumGetTextPP(AlValue(last, 0, 1, &isnull)), holdid) == 0)
-		{
-			AlFree(last);
-			return;
-		}
-		ereport(ERROR,
-				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				errmsg("order \"%s\" has an unfinished attempt", text_to_cstring(orderid)),
-				errhint("Finish it first: allocation.decision_begin returns it."));
+		ours = AlCompareBytes(DatumGetTextPP(AlValue(last, 0, 1, &isnull)), holdid) == 0;
+		if (!ours)
+			ereport(ERROR,
+					errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					errmsg("order \"%s\" has an unfinished attempt", text_to_cstring(orderid)),
+					errhint("Finish it first: allocation.decision_begin returns it."));
 	}
 	AlFree(last);
-	record_attempt(orderid, holdid, PG_GETARG_DATUM(skus_arg), PG_GETARG_DATUM(skus_arg + 1), "holding");
+	return ours;
+}
+
+/*
+ * AlBeginAttempt: for order_hold on the order's own shard, inside its SPI
+ * connection: take the order's lock (take_order) and record the attempt
+ * (holdid, order_skus and order_qtys: arguments skus_arg and the next)
+ * "holding", unless this attempt is recorded already.
+ */
+void
+AlBeginAttempt(FunctionCallInfo fcinfo, text *orderid, text *holdid, int skus_arg)
+{
+	attempt_arrays(fcinfo, skus_arg, "order_skus", "order_qtys");
+	if (!take_order(orderid, holdid))
+		record_attempt(orderid, holdid, PG_GETARG_DATUM(skus_arg), PG_GETARG_DATUM(skus_arg + 1), "holding");
+}
+
+/*
+ * AlTakeOrder: for order_place, inside its SPI connection: the decision's
+ * skus and qtys (arguments skus_arg and the next) are well formed, and the
+ * order's lock is this session's (take_order), with no other attempt
+ * unfinished.
+ */
+void
+AlTakeOrder(FunctionCallInfo fcinfo, text *orderid, text *holdid, int skus_arg)
+{
+	attempt_arrays(fcinfo, skus_arg, "decision_skus", "decision_qtys");
+	(void) take_order(orderid, holdid);
+}
+
+/*
+ * AlDecide: for order_place, after AlTakeOrder: the attempt (holdid) is
+ * decided with the order's new lines, skus and qtys.
+ */
+void
+AlDecide(text *orderid, text *holdid, Datum skus, Datum qtys)
+{
+	record_attempt(orderid, holdid, skus, qtys, "decided");
 }
 
 /*
@@ -247,7 +281,7 @@ void
 AlCheckDecision(FunctionCallInfo fcinfo, text *orderid, int skus_arg)
 {
 	require_order_lock(orderid);
-	attempt_arrays(fcinfo, skus_arg);
+	attempt_arrays(fcinfo, skus_arg, "decision_skus", "decision_qtys");
 }
 
 /*

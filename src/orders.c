@@ -3,8 +3,8 @@
  * src/orders.c
  *		Multi-line orders, all or nothing: allocate_order and hold_order,
  *		and the steps a router runs on each shard an order spans
- *		(order_prepare or order_hold, order_decide, order_commit,
- *		order_undo).  Every call locks its products in one global order,
+ *		(order_prepare, order_hold, order_place, order_decide,
+ *		order_commit, order_undo).  Every call locks its products in one global order,
  *		so orders never deadlock.
  *
  * Copyright (c) 2026, The allocation developers.  PostgreSQL Licence (LICENSE).
@@ -444,6 +444,113 @@ Datum
 allocation_order_decide(PG_FUNCTION_ARGS)
 {
 	commit_order(fcinfo, true);
+	return (Datum) 0;
+}
+
+/*
+ * new_decision: the decision's lines (decision_skus, decision_qtys:
+ * arguments skus_arg and the next) less the lines this shard's order had
+ * already (lines held), as arrays in *skus and *qtys; returns how many.
+ */
+static int
+new_decision(FunctionCallInfo fcinfo, int skus_arg, AlOrderLine *lines, int nlines,
+			 Datum *skus, Datum *qtys)
+{
+	Datum	   *dskus;
+	Datum	   *dqtys;
+	bool	   *sku_nulls;
+	bool	   *qty_nulls;
+	int			nskus;
+	int			nqtys;
+	int			n = 0;
+	int			i;
+
+	AlArrayArg(fcinfo, skus_arg, "decision_skus", TEXTOID, &dskus, &sku_nulls, &nskus);
+	AlArrayArg(fcinfo, skus_arg + 1, "decision_qtys", INT4OID, &dqtys, &qty_nulls, &nqtys);
+	for (i = 0; i < nskus; i++)
+	{
+		bool		had = false;
+		int			j;
+
+		for (j = 0; j < nlines && !sku_nulls[i] && !had; j++)
+			had = lines[j].held && AlCompareBytes(lines[j].sku, DatumGetTextPP(dskus[i])) == 0;
+		if (had)
+			continue;
+		dskus[n] = dskus[i];
+		sku_nulls[n] = sku_nulls[i];
+		dqtys[n] = dqtys[i];
+		qty_nulls[n] = qty_nulls[i];
+		n++;
+	}
+	if (n > 0)
+	{
+		int			dims[1] = {n};
+		int			lbs[1] = {1};
+
+		*skus = PointerGetDatum(construct_md_array(dskus, sku_nulls, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT));
+		*qtys = PointerGetDatum(construct_md_array(dqtys, qty_nulls, 1, dims, lbs, INT4OID, 4, true, TYPALIGN_INT));
+	}
+	return n;
+}
+
+/*
+ * allocation.order_place(orderid text, holdid text, skus text[],
+ *                        qtys integer[], decision_skus text[],
+ *                        decision_qtys integer[])
+ * RETURNS TABLE (sku text, batchref text, existing boolean)
+ *
+ * On the shard that keeps the order's decisions, once the order's lines on
+ * the other shards are held under holdid: takes the order's lock for the
+ * session (55000 when another attempt at it is unfinished), places this
+ * shard's lines (skus, qtys) as allocate_order does (existing: the order
+ * had the line), and, when every one has its batch and the order has a new
+ * line anywhere, records the attempt decided with the order's new lines
+ * (decision_skus and decision_qtys less the lines found here), in one
+ * transaction: the order's commit point and this shard's allocation
+ * together.  Otherwise it records nothing and gives the lock back.  One
+ * call instead of order_hold and order_decide: this shard's lines are
+ * allocated, never held.
+ */
+PG_FUNCTION_INFO_V1(allocation_order_place);
+Datum
+allocation_order_place(PG_FUNCTION_ARGS)
+{
+	OrderCall	call = {AlIdentifierArg(fcinfo, 0, "orderid"), NULL, 0};
+	text	   *holdid = AlIdentifierArg(fcinfo, 1, "holdid");
+	AlOrderLine *lines;
+	int			nlines;
+	TimestampTz now;
+	bool		complete = true;
+	Datum		decision_skus = (Datum) 0;
+	Datum		decision_qtys = (Datum) 0;
+	int			i;
+
+	lines = order_lines_args(fcinfo, 2, &nlines);
+	InitMaterializedSRF(fcinfo, 0);
+
+	/* A session lock outlives an error: give it back on one. */
+	PG_TRY();
+	{
+		AlConnect();
+		AlTakeOrder(fcinfo, call.orderid, holdid, 4);
+		AlLockProducts(lines, nlines);
+		now = AlClock();
+		place_lines(&call, lines, nlines, now);
+		for (i = 0; i < nlines; i++)
+			complete &= lines[i].batchref != NULL;
+		if (complete && new_decision(fcinfo, 4, lines, nlines, &decision_skus, &decision_qtys) > 0)
+			AlDecide(call.orderid, holdid, decision_skus, decision_qtys);
+		else
+			AlGiveBackOrder();
+		return_lines(fcinfo, lines, nlines);
+		AlFinish();
+	}
+	PG_CATCH();
+	{
+		AlGiveBackOrder();
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 	return (Datum) 0;
 }
 

@@ -45,6 +45,7 @@ my $shard_grants = q{
 	    allocation.order_commit(text, text, text[], integer[]), allocation.order_undo(text, text[]),
 	    allocation.order_hold(text, text, text[], integer[], interval, text, text[], integer[]),
 	    allocation.order_decide(text, text, text[], integer[], text[], integer[]),
+	    allocation.order_place(text, text, text[], integer[], text[], integer[]),
 	    allocation.decision_begin(text, text, text[], integer[], text, boolean),
 	    allocation.decision_record(text, text, text[], integer[], text),
 	    allocation.decision_set(text, text, text, text, boolean), allocation.decision_unlock(),
@@ -545,7 +546,7 @@ $shards[1]->start;
 is(sqlstate("SELECT allocation.allocate('down-1', '$sku_on{1}', 1)"), '', 'after the restart, it works again');
 
 # 16. The update from router 1.0: refused while 1.0 has unfinished orders,
-# then (through 1.1) every object as in a fresh 1.2 and the application's
+# then (through 1.1 and 1.2) every object as in a fresh 1.3 and the application's
 # grants kept;
 # adopt_batches() claims the batches 1.0 added.
 $router->safe_psql('postgres', 'CREATE DATABASE old; CREATE DATABASE fresh');
@@ -561,8 +562,8 @@ $router->safe_psql('old', q{INSERT INTO allocation.router_orders (orderid, holdi
 like($err, qr/55000: allocation.router_orders has orders that router 1.0 has not finished/,
 	'the update refuses while 1.0 has unfinished orders (55000)');
 $router->safe_psql('old', q{UPDATE allocation.router_orders SET state = 'done'; ALTER EXTENSION allocation_router UPDATE});
-is($router->safe_psql('old', q{SELECT extversion FROM pg_extension WHERE extname = 'allocation_router'}), '1.2',
-	'the update goes from 1.0 through 1.1 to 1.2');
+is($router->safe_psql('old', q{SELECT extversion FROM pg_extension WHERE extname = 'allocation_router'}), '1.3',
+	'the update goes from 1.0 through 1.1 and 1.2 to 1.3');
 my $objects = q{
 	SELECT string_agg(o, E'\n' ORDER BY o COLLATE "C")
 	FROM (SELECT pg_describe_object(classid, objid, 0) || ' ' ||
@@ -572,7 +573,7 @@ my $objects = q{
 	        AND classid <> 'pg_type'::regclass) AS objects
 };
 is($router->safe_psql('old', $objects), $router->safe_psql('fresh', $objects),
-	'1.0 updated to 1.2 has every object of a fresh 1.2, defined alike');
+	'1.0 updated to 1.3 has every object of a fresh 1.3, defined alike');
 is($router->safe_psql('old', q{SELECT count(*) FROM pg_proc WHERE pronamespace = 'allocation'::regnamespace
                                AND has_function_privilege('app', oid, 'EXECUTE')}), '11',
 	'the application role keeps its grants on the eleven API functions');
