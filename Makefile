@@ -52,7 +52,7 @@ PGFILEDESC = "allocation - stock allocation inside PostgreSQL"
 
 REGRESS = setup batches product handlers views api unit_of_work orders check holds events commands router_support errors hostile security shadowing takeover collation upgrade no_leaks
 REGRESS_OPTS = --inputdir=. --load-extension=allocation
-ISOLATION = rc_same_sku rr_same_sku two_skus notify_after_commit order_lock_order hold_expiry lock_queue hold_confirm_race inbox_twice order_lock
+ISOLATION = rc_same_sku rr_same_sku two_skus notify_after_commit order_lock_order hold_expiry lock_queue hold_confirm_race inbox_twice order_lock order_place_race
 ISOLATION_OPTS = --load-extension=allocation
 TAP_TESTS ?= 1
 PROVE_TESTS = t/*.pl router/t/*.pl
