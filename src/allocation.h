@@ -240,7 +240,6 @@ extern bool AlConfirmHold(text *holdid, text *orderid, AlHoldLine *lines, int nl
 /* in decisions.c */
 extern void AlBeginAttempt(FunctionCallInfo fcinfo, text *orderid, text *holdid, int skus_arg);
 extern void AlCheckDecision(FunctionCallInfo fcinfo, text *orderid, int skus_arg);
-extern void AlRecordDecision(FunctionCallInfo fcinfo, text *orderid, text *holdid, int skus_arg);
 extern void AlTakeOrder(FunctionCallInfo fcinfo, text *orderid, text *holdid, int skus_arg);
 extern void AlDecide(text *orderid, text *holdid, Datum skus, Datum qtys);
 extern void AlGiveBackOrder(void);

@@ -16,9 +16,9 @@
  * shard, once the others are held (order_place, through AlTakeOrder and
  * AlDecide); router 1.2 began the attempt in the call that held them there
  * (order_hold, through AlBeginAttempt) and decided in the one that
- * confirmed them (order_decide, through AlRecordDecision).  decision_begin
- * and decision_record remain for orders with no line on that shard, and
- * for finishing what another router left.
+ * confirmed them (order_decide, through AlCheckDecision and AlDecide).
+ * decision_begin and decision_record remain for orders with no line on that
+ * shard, and for finishing what another router left.
  *
  * The order lock is a session-level "userlock" (a lock type no SQL
  * function takes: no role can block an order with an advisory lock) held
@@ -263,8 +263,9 @@ AlTakeOrder(FunctionCallInfo fcinfo, text *orderid, text *holdid, int skus_arg)
 }
 
 /*
- * AlDecide: for order_place, after AlTakeOrder: the attempt (holdid) is
- * decided with the order's new lines, skus and qtys.
+ * AlDecide: for order_place after AlTakeOrder, or order_decide after
+ * AlCheckDecision: the attempt (holdid) is decided with the order's new
+ * lines, skus and qtys.
  */
 void
 AlDecide(text *orderid, text *holdid, Datum skus, Datum qtys)
@@ -282,17 +283,6 @@ AlCheckDecision(FunctionCallInfo fcinfo, text *orderid, int skus_arg)
 {
 	require_order_lock(orderid);
 	attempt_arrays(fcinfo, skus_arg, "decision_skus", "decision_qtys");
-}
-
-/*
- * AlRecordDecision: for order_decide, inside its SPI connection, after
- * AlCheckDecision: the attempt (holdid, skus and qtys: arguments skus_arg
- * and the next) is decided.
- */
-void
-AlRecordDecision(FunctionCallInfo fcinfo, text *orderid, text *holdid, int skus_arg)
-{
-	record_attempt(orderid, holdid, PG_GETARG_DATUM(skus_arg), PG_GETARG_DATUM(skus_arg + 1), "decided");
 }
 
 /*

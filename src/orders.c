@@ -4,8 +4,8 @@
  *		Multi-line orders, all or nothing: allocate_order and hold_order,
  *		and the steps a router runs on each shard an order spans
  *		(order_prepare, order_hold, order_place, order_decide,
- *		order_commit, order_undo).  Every call locks its products in one global order,
- *		so orders never deadlock.
+ *		order_commit, order_undo).  Every call locks its products in one
+ *		global order, so orders never deadlock.
  *
  * Copyright (c) 2026, The allocation developers.  PostgreSQL Licence (LICENSE).
  *
@@ -96,10 +96,11 @@ order_lines_args(FunctionCallInfo fcinfo, int skus_arg, int *nlines)
  *
  * Marks the lines the order has already (held, with their batch: AL003
  * for another qty).  When a new line fits nowhere at clock now, records
- * OutOfStock for each short sku, places none of the new lines and leaves
- * them with a NULL batchref; otherwise places each.
+ * OutOfStock for each short sku, places none of the new lines, leaves them
+ * with a NULL batchref and returns false; otherwise places each and
+ * returns true.
  */
-static void
+static bool
 place_lines(const OrderCall *call, AlOrderLine *lines, int nlines, TimestampTz now)
 {
 	TimestampTz expires_at = now + call->ttl_usecs;
@@ -117,8 +118,10 @@ place_lines(const OrderCall *call, AlOrderLine *lines, int nlines, TimestampTz n
 		if (!lines[i].held)
 			nnew++;
 	}
-	if (nnew == 0 || AlShortLines(lines, nlines, nnew, now))
-		return;
+	if (nnew == 0)
+		return true;
+	if (AlShortLines(lines, nlines, nnew, now))
+		return false;
 
 	for (i = 0; i < nlines; i++)
 	{
@@ -135,6 +138,7 @@ place_lines(const OrderCall *call, AlOrderLine *lines, int nlines, TimestampTz n
 			elog(ERROR, "allocation: line \"%s\" of a checked order did not fit",
 				 text_to_cstring(lines[i].sku));
 	}
+	return true;
 }
 
 /*
@@ -160,19 +164,34 @@ return_lines(FunctionCallInfo fcinfo, AlOrderLine *lines, int nlines)
 }
 
 /*
+ * lock_and_place: inside an SPI connection, lock the order's products in
+ * lock order, and only those (a single product queues first), read the
+ * clock, reclaim expired holds when placing holds, then place_lines, whose
+ * answer it returns.
+ */
+static bool
+lock_and_place(const OrderCall *call, AlOrderLine *lines, int nlines)
+{
+	TimestampTz now;
+	int			i;
+
+	AlLockProducts(lines, nlines);
+	now = AlClock();
+	for (i = 0; i < nlines && call->holdid != NULL; i++)
+		AlReclaimExpired(lines[i].sku, now);
+	return place_lines(call, lines, nlines, now);
+}
+
+/*
  * place_order: the body of allocate_order, hold_order and order_prepare
- * (see OrderCall): lock the order's products in lock order, and only
- * those (a single product queues first), read the clock, reclaim expired
- * holds when placing holds, then place_lines.  Rows come in byte order of
- * sku.
+ * (see OrderCall): lock the hold when placing holds, then lock_and_place.
+ * Rows come in byte order of sku.
  */
 static void
 place_order(FunctionCallInfo fcinfo, const OrderCall *call, int skus_arg)
 {
 	AlOrderLine *lines;
 	int			nlines;
-	TimestampTz now;
-	int			i;
 
 	lines = order_lines_args(fcinfo, skus_arg, &nlines);
 	InitMaterializedSRF(fcinfo, 0);
@@ -180,11 +199,7 @@ place_order(FunctionCallInfo fcinfo, const OrderCall *call, int skus_arg)
 	AlConnect();
 	if (call->holdid != NULL)
 		AlLockHold(call->holdid, false);
-	AlLockProducts(lines, nlines);
-	now = AlClock();
-	for (i = 0; i < nlines && call->holdid != NULL; i++)
-		AlReclaimExpired(lines[i].sku, now);
-	place_lines(call, lines, nlines, now);
+	(void) lock_and_place(call, lines, nlines);
 	return_lines(fcinfo, lines, nlines);
 	AlFinish();
 }
@@ -327,7 +342,7 @@ commit_lines(text *orderid, text *holdid, AlOrderLine *lines, int nlines)
  * commit_order: the body of order_commit and order_decide: commit_lines
  * for the lines of the arguments (orderid, holdid, skus, qtys) and, with
  * decide, when every line has its batch, the decision of arguments 4 and 5
- * (AlRecordDecision) in the same transaction.  Rows (sku, batchref) in
+ * (AlDecide) in the same transaction.  Rows (sku, batchref) in
  * byte order of sku.
  */
 static void
@@ -345,7 +360,7 @@ commit_order(FunctionCallInfo fcinfo, bool decide)
 
 	AlConnect();
 	if (commit_lines(orderid, holdid, lines, nlines) && decide)
-		AlRecordDecision(fcinfo, orderid, holdid, 4);
+		AlDecide(orderid, holdid, PG_GETARG_DATUM(4), PG_GETARG_DATUM(5));
 	return_lines(fcinfo, lines, nlines);
 	AlFinish();
 }
@@ -519,11 +534,8 @@ allocation_order_place(PG_FUNCTION_ARGS)
 	text	   *holdid = AlIdentifierArg(fcinfo, 1, "holdid");
 	AlOrderLine *lines;
 	int			nlines;
-	TimestampTz now;
-	bool		complete = true;
 	Datum		decision_skus = (Datum) 0;
 	Datum		decision_qtys = (Datum) 0;
-	int			i;
 
 	lines = order_lines_args(fcinfo, 2, &nlines);
 	InitMaterializedSRF(fcinfo, 0);
@@ -533,12 +545,7 @@ allocation_order_place(PG_FUNCTION_ARGS)
 	{
 		AlConnect();
 		AlTakeOrder(fcinfo, call.orderid, holdid, 4);
-		AlLockProducts(lines, nlines);
-		now = AlClock();
-		place_lines(&call, lines, nlines, now);
-		for (i = 0; i < nlines; i++)
-			complete &= lines[i].batchref != NULL;
-		if (complete && new_decision(fcinfo, 4, lines, nlines, &decision_skus, &decision_qtys) > 0)
+		if (lock_and_place(&call, lines, nlines) && new_decision(fcinfo, 4, lines, nlines, &decision_skus, &decision_qtys) > 0)
 			AlDecide(call.orderid, holdid, decision_skus, decision_qtys);
 		else
 			AlGiveBackOrder();
