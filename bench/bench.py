@@ -106,7 +106,7 @@ def psql(sql, db=DB, port=None):
     return subprocess.run(args, check=True, capture_output=True, text=True).stdout.strip()
 
 
-def pgbench(script_dir, workload, clients, seconds=None, port=None, host=None, mode="prepared", rate=None):
+def pgbench(script_dir, workload, clients, seconds=None, port=None, host=None, mode="prepared", rate=None, db=DB):
     args = ["-n", "-M", mode, "-c", str(clients), "-j", str(min(clients, 4))]
     if port:
         args += ["-p", port]
@@ -118,7 +118,7 @@ def pgbench(script_dir, workload, clients, seconds=None, port=None, host=None, m
         args += ["-b", "tpcb-like"]
     else:
         args += ["-f", os.path.join(script_dir, workload + ".sql")]
-    return steady_tps(args + [DB], seconds or SECONDS)
+    return steady_tps(args + [db], seconds or SECONDS)
 
 
 def write_expired_holds():
