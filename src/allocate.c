@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * src/allocate.c
- *		allocate and deallocate: one order line of one product, each in two
- *		statements (the product's lock, then the change with its event).
+ *		allocate and deallocate: one order line of one product, under the
+ *		product's lock.
  *
  * Copyright (c) 2026, The allocation developers.  PostgreSQL Licence (LICENSE).
  *
@@ -36,7 +36,8 @@ allocation_allocate(PG_FUNCTION_ARGS)
 
 	AlConnect();
 	version = AlLockProduct(sku, true);
-	batchref = AlPlaceLine(orderid, sku, qty, version, AlClock());
+	if (!AlFindLine(orderid, sku, qty, &batchref))
+		batchref = AlPlaceLine(orderid, sku, qty, version, AlClock());
 	batchref = AlReturnText(batchref);
 	AlFinish();
 

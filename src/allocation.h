@@ -113,7 +113,6 @@ typedef enum AlStatementId
 	AL_STMT_BATCH_ROOM,
 	/* the outbox and the read side */
 	AL_STMT_RECORD_OUT_OF_STOCK,
-	AL_STMT_RECORD_ALLOCATED,
 	AL_STMT_RECORD_HELD,
 	AL_STMT_RECORD_RELEASED,
 	AL_STMT_ORDER_ALLOCATIONS,
@@ -174,7 +173,6 @@ extern void AlCloseCursor(Portal portal);
 
 /* in events.c */
 extern void AlRecordOutOfStock(text *sku);
-extern void AlRecordAllocated(text *orderid, text *sku, int32 qty, text *batchref);
 extern void AlRecordHeld(text *holdid, text *sku, int32 qty, text *batchref,
 						 TimestampTz expires_at);
 extern void AlRecordReleased(text *holdid, text *sku, int32 qty, const char *reason);

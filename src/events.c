@@ -60,22 +60,6 @@ AlRecordOutOfStock(text *sku)
 }
 
 /*
- * AlRecordAllocated: Allocated {"orderid", "sku", "qty", "batchref"},
- * notified on line_allocated.
- */
-void
-AlRecordAllocated(text *orderid, text *sku, int32 qty, text *batchref)
-{
-	Datum		args[4] = {PointerGetDatum(orderid), PointerGetDatum(sku), Int32GetDatum(qty),
-	PointerGetDatum(batchref)};
-	AlResult	recorded = AlExecute(AL_STMT_RECORD_ALLOCATED, args, NULL, 0);
-	bool		isnull;
-
-	AlNotify("Allocated", AlValue(recorded, 0, 1, &isnull));
-	AlFree(recorded);
-}
-
-/*
  * AlRecordHeld: Held {"holdid", "sku", "qty", "batchref", "expires_at"},
  * not notified.
  */

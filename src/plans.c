@@ -57,11 +57,11 @@
 #define RULE_ORDER_SQL \
 	"ORDER BY b.eta NULLS FIRST, b.reference COLLATE pg_catalog.\"C\"\n"
 
-/* The reference of the batch of sku $2 the rule picks for qty $3 at clock $4. */
-#define BEST_BATCH_SQL \
+/* The reference of the batch of sku the rule picks for qty at clock. */
+#define BEST_BATCH_SQL(sku, qty, clock) \
 	"SELECT b.reference\n" \
-	CANDIDATES_SQL("$2") \
-	"  AND " FITS_SQL("$3", "$4") \
+	CANDIDATES_SQL(sku) \
+	"  AND " FITS_SQL(qty, clock) \
 	RULE_ORDER_SQL \
 	"LIMIT 1"
 
@@ -221,51 +221,20 @@ static const AlStatement statements[AL_STMT_COUNT] = {
 	/* -- order lines --------------------------------------------------- */
 
 	/*
-	 * allocate in one statement, under the product's lock: the line
-	 * (orderid $1, sku $2) of qty $3 goes to the batch the rule picks at
-	 * clock $4, with its Allocated event, and the product's version becomes
-	 * $5; or OutOfStock.  A line the order has already changes nothing and
-	 * is returned in the last two columns.  "room" is what the batch
-	 * has left beside all its holds: below zero, expired ones must be
-	 * reclaimed first (AlSettleBatch), and the caller records Allocated
-	 * after their Released, so that events keep the order of the stock.
+	 * allocate's stock, under the product's lock: qty $2 of sku $1 counted
+	 * on the batch the rule picks at clock $3.  Returns the batch and the
+	 * room it has left beside all its holds: below zero, expired ones must be
+	 * reclaimed (AlSettleBatch) before the line and its Allocated are
+	 * recorded (AL_STMT_INSERT_LINE), so that events keep the order of the
+	 * stock.  No row: no batch can take it.
 	 */
 	[AL_STMT_ALLOCATE] = {
 		"allocate",
-		"WITH existing AS (\n"
-		"    SELECT batch_reference, qty\n"
-		"    FROM allocation.order_lines\n"
-		"    WHERE orderid OPERATOR(pg_catalog.=) $1\n"
-		"      AND sku OPERATOR(pg_catalog.=) $2\n"
-		"), chosen AS (\n"
-		"    UPDATE allocation.batches\n"
-		"    SET allocated_quantity = allocated_quantity OPERATOR(pg_catalog.+) $3\n"
-		"    WHERE reference OPERATOR(pg_catalog.=) (\n" BEST_BATCH_SQL ")\n"
-		"      AND NOT EXISTS (SELECT FROM existing)\n"
-		"    RETURNING reference, " ROOM_SQL("batches") " AS room\n"
-		"), line AS (\n"
-		"    INSERT INTO allocation.order_lines (orderid, sku, qty, batch_reference)\n"
-		"    SELECT $1, $2, $3, reference\n"
-		"    FROM chosen\n"
-		"), version AS (\n"
-		SET_VERSION_SQL("$5", "EXISTS (SELECT FROM chosen)")
-		"), event AS (\n"
-		"    INSERT INTO allocation.events (event, payload)\n"
-		"    SELECT CASE WHEN c.reference IS NULL THEN 'OutOfStock' ELSE 'Allocated' END,\n"
-		"           CASE WHEN c.reference IS NULL THEN pg_catalog.jsonb_build_object('sku', $2)\n"
-		"                ELSE " ALLOCATED_SQL("$1", "$2", "$3", "c.reference") " END\n"
-		"    FROM (SELECT) AS one\n"
-		"    LEFT JOIN chosen AS c ON true\n"
-		"    WHERE NOT EXISTS (SELECT FROM existing)\n"
-		"      AND COALESCE(c.room, 0) OPERATOR(pg_catalog.>=) 0\n"
-		"    RETURNING event, payload\n"
-		")\n"
-		"SELECT c.reference, c.room, e.event, e.payload, x.batch_reference, x.qty\n"
-		"FROM (SELECT) AS one\n"
-		"LEFT JOIN existing AS x ON true\n"
-		"LEFT JOIN chosen AS c ON true\n"
-		"LEFT JOIN event AS e ON true",
-		5, {TEXTOID, TEXTOID, INT4OID, TIMESTAMPTZOID, INT8OID}, SPI_OK_SELECT, false, AL_PLAN_LOOKUP
+		"UPDATE allocation.batches\n"
+		"SET allocated_quantity = allocated_quantity OPERATOR(pg_catalog.+) $2\n"
+		"WHERE reference OPERATOR(pg_catalog.=) (\n" BEST_BATCH_SQL("$1", "$2", "$3") ")\n"
+		"RETURNING reference, " ROOM_SQL("batches"),
+		3, {TEXTOID, INT4OID, TIMESTAMPTZOID}, SPI_OK_UPDATE_RETURNING, false, AL_PLAN_LOOKUP
 	},
 	/*
 	 * deallocate in one statement, under the product's lock: the line
@@ -381,15 +350,17 @@ static const AlStatement statements[AL_STMT_COUNT] = {
 	/*
 	 * A new hold line (holdid $1, sku $2) of qty $3 on the batch the rule
 	 * picks at clock $4, until $5, with its Held event, and the product's
-	 * version becomes $6; or OutOfStock.  "room" and the event as in
-	 * AL_STMT_ALLOCATE.
+	 * version becomes $6; or OutOfStock.  "room" is what the batch has left
+	 * beside all its holds: below zero, expired ones must be reclaimed first
+	 * (AlSettleBatch), and the caller records Held after their Released, so
+	 * that events keep the order of the stock.
 	 */
 	[AL_STMT_PLACE_HOLD] = {
 		"place hold",
 		"WITH chosen AS (\n"
 		"    UPDATE allocation.batches\n"
 		"    SET holds_quantity = holds_quantity OPERATOR(pg_catalog.+) $3\n"
-		"    WHERE reference OPERATOR(pg_catalog.=) (\n" BEST_BATCH_SQL ")\n"
+		"    WHERE reference OPERATOR(pg_catalog.=) (\n" BEST_BATCH_SQL("$2", "$3", "$4") ")\n"
 		"    RETURNING reference, " ROOM_SQL("batches") " AS room\n"
 		"), hold AS (\n"
 		"    INSERT INTO allocation.holds (holdid, sku, qty, batch_reference, expires_at)\n"
@@ -622,13 +593,6 @@ static const AlStatement statements[AL_STMT_COUNT] = {
 		"VALUES ('OutOfStock', pg_catalog.jsonb_build_object('sku', $1))\n"
 		"RETURNING payload",
 		1, {TEXTOID}, SPI_OK_INSERT_RETURNING, false, AL_PLAN_LOOKUP
-	},
-	[AL_STMT_RECORD_ALLOCATED] = {
-		"record allocated",
-		"INSERT INTO allocation.events (event, payload)\n"
-		"VALUES ('Allocated', " ALLOCATED_SQL("$1", "$2", "$3", "$4") ")\n"
-		"RETURNING payload",
-		4, {TEXTOID, TEXTOID, INT4OID, TEXTOID}, SPI_OK_INSERT_RETURNING, false, AL_PLAN_LOOKUP
 	},
 	[AL_STMT_RECORD_HELD] = {
 		"record held",

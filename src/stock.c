@@ -153,7 +153,7 @@ AlFindHold(text *holdid, text *sku, int32 qty, int64 ttl_usecs, TimestampTz now,
 }
 
 /*
- * What a placing statement (AL_STMT_ALLOCATE, AL_STMT_PLACE_HOLD) did: the
+ * What the placing statement of a hold (AL_STMT_PLACE_HOLD) did: the
  * batch it chose (NULL: OutOfStock), the room the batch has left beside
  * all its holds, and the event it wrote (NULL when the batch must be
  * settled first).
@@ -189,35 +189,37 @@ read_placed(AlResult result)
  * AlPlaceLine: allocate the order line (orderid, sku) of qty to the best
  * batch that can take it at clock now, with its Allocated event, the
  * product's version going from version to the next; or record OutOfStock.
- * Returns a palloc'd copy of the batch reference, or NULL.  A line the
- * order has already with the same qty changes nothing and gives its batch;
- * another qty is AL003.
+ * Returns a palloc'd copy of the batch reference, or NULL.  The caller
+ * knows the order has no such line (AlFindLine).
+ *
+ * Three short statements (the stock taken from the batch, the line with
+ * its event, the version), not one: 1.3 to 1.5 did all of it, the line's
+ * lookup included, in one statement of five parts, which measured side by
+ * side on one cluster (bench/against) ran about a tenth slower, spread over
+ * many skus and on one hot sku at 64 clients alike.
  */
 text *
 AlPlaceLine(text *orderid, text *sku, int32 qty, int64 version, TimestampTz now)
 {
-	Datum		args[5] = {PointerGetDatum(orderid), PointerGetDatum(sku), Int32GetDatum(qty),
-	TimestampTzGetDatum(now), Int64GetDatum(AlNextVersion(sku, version))};
-	AlResult	result = AlExecute(AL_STMT_ALLOCATE, args, NULL, 0);
-	bool		isnull;
-	Datum		existing_qty = AlValue(result, 0, 6, &isnull);
-	Placed		placed;
+	Datum		args[3] = {PointerGetDatum(sku), Int32GetDatum(qty), TimestampTzGetDatum(now)};
+	AlResult	taken = AlExecute(AL_STMT_ALLOCATE, args, NULL, 1);
 	text	   *batchref;
+	int32		room;
+	bool		isnull;
 
-	if (!isnull)
+	if (taken.n == 0)
 	{
-		AlCheckLineQty(orderid, sku, DatumGetInt32(existing_qty), qty);
-		batchref = AlTextCopy(result, 0, 5);
-		AlFree(result);
-		return batchref;
+		AlFree(taken);
+		AlRecordOutOfStock(sku);
+		return NULL;
 	}
-	placed = read_placed(result);
-	if (placed.batchref != NULL && !placed.recorded)
-	{
-		AlSettleBatch(placed.batchref, placed.room, now);
-		AlRecordAllocated(orderid, sku, qty, placed.batchref);
-	}
-	return placed.batchref;
+	batchref = AlTextCopy(taken, 0, 1);
+	room = DatumGetInt32(AlValue(taken, 0, 2, &isnull));
+	AlFree(taken);
+	AlSettleBatch(batchref, room, now);
+	AlInsertLine(orderid, sku, qty, batchref);
+	AlBumpVersion(sku, version);
+	return batchref;
 }
 
 /*
