@@ -194,9 +194,8 @@ read_placed(AlResult result)
  *
  * Three short statements (the stock taken from the batch, the line with
  * its event, the version), not one: 1.3 to 1.5 did all of it, the line's
- * lookup included, in one statement of five parts, which measured side by
- * side on one cluster (bench/against) ran about a tenth slower, spread over
- * many skus and on one hot sku at 64 clients alike.
+ * lookup included, in one statement of five parts, which measured slower
+ * (README, Performance).
  */
 text *
 AlPlaceLine(text *orderid, text *sku, int32 qty, int64 version, TimestampTz now)
