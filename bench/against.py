@@ -10,6 +10,12 @@ workload with one library, then with the other (the order alternating by
 round): before each run the library under test is installed, and every
 pgbench run starts new backends, which load the library installed then.
 Ratios are taken within a round, medians over rounds.
+
+Every figure above waits for WAL flushes, which cost this machine more than
+an allocation's work and vary more than the differences sought.  So each
+side also runs spread, checkout and hot at one client with
+synchronous_commit = off (NO_FLUSH): the work of a call alone, CPU-bound,
+and the steadiest "did it get slower?" this machine can answer.
 """
 import os
 import shutil
@@ -26,6 +32,9 @@ LABELS = {"then": os.environ["THEN_LABEL"], "now": os.environ["NOW_LABEL"]}
 # the workloads both sides run: tpcb-like is the machine's baseline, in
 # the "now" database (it does not call the extension)
 POINTS = [("spread", 4), ("checkout", 4), ("hot", 1), ("hot", 4), ("hot", 16), ("hot", 64)]
+# the same calls without waiting for a flush, at one client
+NO_FLUSH = {"synchronous_commit": "off"}
+NO_FLUSH_POINTS = [("spread", 1), ("checkout", 1), ("hot", 1)]
 
 
 def install(side):
@@ -57,6 +66,11 @@ def main():
                 tps[round_number, side, workload, clients] = value
                 print("  round %d  %-5s %-10s %2d clients %8.1f tps" % (round_number, side, workload, clients,
                                                                       value), flush=True)
+            for workload, clients in NO_FLUSH_POINTS:
+                value = pgbench(script_dir, workload, clients, db=DATABASES[side], settings=NO_FLUSH)
+                tps[round_number, side, workload + " no flush", clients] = value
+                print("  round %d  %-5s %-10s %2d clients %8.1f tps, synchronous_commit = off"
+                      % (round_number, side, workload, clients, value), flush=True)
     install("now")
     shutil.rmtree(script_dir)
     report(tps)
@@ -84,7 +98,7 @@ def report(tps):
         print("%-38s %8.2f %8.2f %12.2f" % (name, then, now, now / then))
     print()
     print("%-38s %8s %8s %12s" % ("tps (medians)", "then", "now", "now / then"))
-    for workload, clients in POINTS:
+    for workload, clients in POINTS + [(name + " no flush", clients) for name, clients in NO_FLUSH_POINTS]:
         then = statistics.median([tps[r, "then", workload, clients] for r in rounds])
         now = statistics.median([tps[r, "now", workload, clients] for r in rounds])
         wins = sum(tps[r, "now", workload, clients] > tps[r, "then", workload, clients] for r in rounds)
@@ -92,6 +106,7 @@ def report(tps):
               % ("%s, %d clients" % (workload, clients), then, now, statistics.median(
                   [tps[r, "now", workload, clients] / tps[r, "then", workload, clients] for r in rounds]),
                  wins, ROUNDS))
+    print("(no flush: synchronous_commit = off, the work of the calls alone)")
 
 
 if __name__ == "__main__":

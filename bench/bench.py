@@ -106,7 +106,10 @@ def psql(sql, db=DB, port=None):
     return subprocess.run(args, check=True, capture_output=True, text=True).stdout.strip()
 
 
-def pgbench(script_dir, workload, clients, seconds=None, port=None, host=None, mode="prepared", rate=None, db=DB):
+def pgbench(script_dir, workload, clients, seconds=None, port=None, host=None, mode="prepared", rate=None, db=DB,
+            settings=None):
+    """tps of workload at clients (steady_tps); settings: server settings
+    for its sessions, as a dict (PGOPTIONS)."""
     args = ["-n", "-M", mode, "-c", str(clients), "-j", str(min(clients, 4))]
     if port:
         args += ["-p", port]
@@ -118,7 +121,10 @@ def pgbench(script_dir, workload, clients, seconds=None, port=None, host=None, m
         args += ["-b", "tpcb-like"]
     else:
         args += ["-f", os.path.join(script_dir, workload + ".sql")]
-    return steady_tps(args + [db], seconds or SECONDS)
+    env = None
+    if settings:
+        env = dict(os.environ, PGOPTIONS=" ".join("-c %s=%s" % item for item in settings.items()))
+    return steady_tps(args + [db], seconds or SECONDS, env)
 
 
 def write_expired_holds():

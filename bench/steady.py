@@ -20,11 +20,12 @@ import sys
 WARMUP = int(os.environ.get("BENCH_WARMUP", 2))
 
 
-def steady_tps(args, seconds):
-    """Run pgbench (args without -T and -P) for WARMUP + seconds (+ 1) and
-    return the mean tps of the seconds after the warm-up."""
+def steady_tps(args, seconds, env=None):
+    """Run pgbench (args without -T and -P) for WARMUP + seconds (+ 1), in
+    environment env (None: this process's), and return the mean tps of the
+    seconds after the warm-up."""
     result = subprocess.run(["pgbench", "-T", str(WARMUP + seconds + 1), "-P", "1"] + args,
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, env=env)
     counted = [float(tps) for at, tps in re.findall(r"progress: ([0-9.]+) s, ([0-9.]+) tps", result.stderr)
                if WARMUP + 0.5 < float(at) < WARMUP + seconds + 0.5]
     if result.returncode != 0 or len(counted) != seconds:
