@@ -9,7 +9,10 @@ version, NOW_DB at this tree's) loaded alike, and each round runs every
 workload with one library, then with the other (the order alternating by
 round): before each run the library under test is installed, and every
 pgbench run starts new backends, which load the library installed then.
-Ratios are taken within a round, medians over rounds.
+Ratios are taken within a round, medians over rounds.  Autovacuum is off
+(bench/against): each round starts with a VACUUM (ANALYZE) of both
+databases, so that no worker started by one side runs while the other is
+measured.
 
 Every figure above waits for WAL flushes, which cost this machine more than
 an allocation's work and vary more than the differences sought.  So each
@@ -22,7 +25,7 @@ import shutil
 import statistics
 import tempfile
 
-from bench import ROUNDS, SCRIPTS, SECONDS, pgbench
+from bench import ROUNDS, SCRIPTS, SECONDS, pgbench, psql
 from steady import WARMUP
 
 LIBRARIES = {"then": os.environ["THEN_LIBRARY"], "now": os.environ["NOW_LIBRARY"]}
@@ -53,6 +56,8 @@ def main():
             script.write(SCRIPTS[name])
     tps = {}			# (round, side, workload, clients) -> tps
     for round_number in range(1, ROUNDS + 1):
+        for db in DATABASES.values():
+            psql("VACUUM (ANALYZE)", db=db)
         install("now")
         tps[round_number, "base", "tpcb-like", 4] = pgbench(script_dir, "tpcb-like", 4, db=DATABASES["now"])
         print("  round %d  %-5s %-10s %2d clients %8.1f tps" % (round_number, "", "tpcb-like", 4,
