@@ -355,8 +355,13 @@ AlReclaimExpired(text *sku, TimestampTz now)
 {
 	Datum		args[3] = {PointerGetDatum(sku), TimestampTzGetDatum(now),
 	Int64GetDatum(AL_RECLAIM_PER_CALL)};
+	AlResult	probe = AlExecute(AL_STMT_ANY_EXPIRED, args, NULL, 1);
+	bool		isnull;
+	bool		any = DatumGetBool(AlValue(probe, 0, 1, &isnull));
 
-	AlFree(AlExecute(AL_STMT_RECLAIM_EXPIRED, args, NULL, 1));
+	AlFree(probe);
+	if (any)
+		AlFree(AlExecute(AL_STMT_RECLAIM_EXPIRED, args, NULL, 1));
 }
 
 /*
