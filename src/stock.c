@@ -348,7 +348,9 @@ AlSettleBatch(text *batchref, int32 room, TimestampTz now)
  * holds that expired by now, earliest first, recording Released (reason
  * expired) for those that still held stock.  Expired holds count for
  * nothing already; this only keeps their rows from piling up, so only the
- * calls on holds do it.
+ * calls on holds and change_batch_quantity do it.  A probe goes first:
+ * nearly always none has expired, and the reclaiming statement costs more
+ * to start than the probe to run.
  */
 void
 AlReclaimExpired(text *sku, TimestampTz now)
